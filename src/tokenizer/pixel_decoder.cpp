@@ -1,0 +1,76 @@
+#include "tokenizer/pixel_decoder.h"
+
+#include <ATen/ATen.h>
+
+#include "nn/vit_block.h"
+
+namespace himtok::tok {
+
+static torch::nn::Conv2d conv3(int64_t in, int64_t out, bool bias) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(bias));  // "same", stride 1
+}
+
+ResnetBlockImpl::ResnetBlockImpl(int64_t in_, int64_t out_, int64_t groups, double eps) : in(in_), out(out_) {
+  norm1 = register_module("norm1", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, in).eps(eps)));
+  conv1 = register_module("conv1", conv3(in, out, false));
+  norm2 = register_module("norm2", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, out).eps(eps)));
+  conv2 = register_module("conv2", conv3(out, out, false));
+  if (in != out)
+    nin_shortcut = register_module("nin_shortcut",
+                                   torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 1).bias(false)));
+}
+
+at::Tensor ResnetBlockImpl::forward(const at::Tensor& x) {
+  at::Tensor h = conv1->forward(at::silu(nn::group_norm_fp32(x, norm1)));
+  h = conv2->forward(at::silu(nn::group_norm_fp32(h, norm2)));
+  at::Tensor residual = in != out ? nin_shortcut->forward(h) : x;  // MaskGIT quirk: shortcut of h
+  return h + residual;
+}
+
+UpBlockImpl::UpBlockImpl(int64_t in, int64_t out, int64_t n_blocks, bool upsample, int64_t groups, double eps) {
+  block = register_module("block", torch::nn::ModuleList());
+  for (int64_t b = 0; b < n_blocks; ++b) block->push_back(ResnetBlock(b == 0 ? in : out, out, groups, eps));
+  if (upsample) upsample_conv = register_module("upsample_conv", conv3(out, out, true));
+}
+
+at::Tensor UpBlockImpl::forward(const at::Tensor& x_in) {
+  at::Tensor x = x_in;
+  for (const auto& b : *block) x = b->as<ResnetBlock>()->forward(x);
+  if (upsample_conv) {
+    x = at::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
+    x = upsample_conv->forward(x);
+  }
+  return x;
+}
+
+PixelDecoderImpl::PixelDecoderImpl(const TokenizerConfig& c) : cfg(c) {
+  const auto& mult = cfg.pixel_channel_mult;
+  const int64_t n = static_cast<int64_t>(mult.size()), hid = cfg.pixel_hidden_channels, g = cfg.pixel_norm_groups;
+  const double eps = cfg.groupnorm_eps;
+  int64_t block_in = hid * mult.back();
+  conv_in = register_module("conv_in", conv3(cfg.pixel_z_channels, block_in, true));
+  mid = register_module("mid", torch::nn::ModuleList());
+  mid->push_back(ResnetBlock(block_in, block_in, g, eps));
+  mid->push_back(ResnetBlock(block_in, block_in, g, eps));
+  // up[level] is built for levels n-1..0 but stored by level index, as the official ModuleList.
+  std::vector<UpBlock> levels(n, nullptr);
+  for (int64_t lvl = n - 1; lvl >= 0; --lvl) {
+    int64_t out = hid * mult[lvl];
+    levels[lvl] = UpBlock(block_in, out, cfg.pixel_num_res_blocks, lvl > 0, g, eps);
+    block_in = out;
+  }
+  up = register_module("up", torch::nn::ModuleList());
+  for (auto& l : levels) up->push_back(l);
+  norm_out = register_module("norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(g, block_in).eps(eps)));
+  conv_out = register_module("conv_out", conv3(block_in, 3, true));
+}
+
+at::Tensor PixelDecoderImpl::forward(const at::Tensor& x_in) {
+  at::Tensor x = conv_in->forward(x_in.to(conv_in->weight.scalar_type()));
+  for (const auto& b : *mid) x = b->as<ResnetBlock>()->forward(x);
+  for (int64_t lvl = static_cast<int64_t>(up->size()) - 1; lvl >= 0; --lvl) x = up[lvl]->as<UpBlock>()->forward(x);
+  x = at::silu(nn::group_norm_fp32(x, norm_out));
+  return conv_out->forward(x);
+}
+
+}  // namespace himtok::tok
