@@ -2,6 +2,7 @@
 //   Mask:  H x W, row-major, one byte per pixel; binary masks hold 0/1 (not 0/255).
 //   Image: H x W x C, row-major, interleaved channels (C = 1 or 3), 8 bits.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -1,23 +1,28 @@
 // SentencePiece model with the HiMTok special symbols: train, load, verify, encode/decode.
+//
+// SentencePiece is reached only through the plugin libhimtok_spm.so (lmm/spm_plugin/spm_plugin.h),
+// loaded with dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND): Debian's libsentencepiece embeds its
+// own protobuf 3.14, which must not bind to libtorch's libprotobuf 3.21 in the same process.
+// The plugin is looked for, in order, at:
+//   $HIMTOK_SPM_PLUGIN (only there, when set)
+//   HIMTOK_SPM_PLUGIN_PATH (the build tree's copy, defined by CMake)
+//   <dir of the executable>/libhimtok_spm.so
+//   <dir of the executable>/../lib/himtok/libhimtok_spm.so
 #include "lmm/vocab.h"
 
-#include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
+#include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #include "common/error.h"
-
-// Exported by libsentencepiece but not declared in its public headers (0.1.97); quiets the
-// trainer's INFO log.
-namespace sentencepiece::logging {
-int GetMinLogLevel();
-void SetMinLogLevel(int v);
-}  // namespace sentencepiece::logging
+#include "lmm/spm_plugin/spm_plugin.h"  // declarations only: every call goes through dlsym
 
 namespace himtok::lmm {
 
@@ -48,9 +53,190 @@ std::vector<std::string> special_strings() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The plugin: found and loaded once per process, never unloaded.
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kPluginName = "libhimtok_spm.so";
+
+struct SpmApi {
+  decltype(&himtok_spm_abi_version) abi_version = nullptr;
+  decltype(&himtok_spm_free) free = nullptr;
+  decltype(&himtok_spm_get_min_log_level) get_min_log_level = nullptr;
+  decltype(&himtok_spm_set_min_log_level) set_min_log_level = nullptr;
+  decltype(&himtok_spm_train) train = nullptr;
+  decltype(&himtok_spm_load) load = nullptr;
+  decltype(&himtok_spm_destroy) destroy = nullptr;
+  decltype(&himtok_spm_serialize) serialize = nullptr;
+  decltype(&himtok_spm_encode) encode = nullptr;
+  decltype(&himtok_spm_decode) decode = nullptr;
+  decltype(&himtok_spm_piece_size) piece_size = nullptr;
+  decltype(&himtok_spm_id_to_piece) id_to_piece = nullptr;
+  decltype(&himtok_spm_piece_to_id) piece_to_id = nullptr;
+  decltype(&himtok_spm_control_ids) control_ids = nullptr;
+  decltype(&himtok_spm_is_control) is_control = nullptr;
+  decltype(&himtok_spm_is_unknown) is_unknown = nullptr;
+};
+
+// Opens `path` and resolves every entry point. Returns "" on success, else why it failed.
+std::string open_plugin(const std::string& path, SpmApi* api) {
+  dlerror();
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  if (!h) {
+    const char* e = dlerror();
+    return e ? e : "dlopen failed";
+  }
+  std::string missing;
+  auto sym = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+    if (!fn && missing.empty()) missing = name;
+  };
+  sym(api->abi_version, "himtok_spm_abi_version");
+  sym(api->free, "himtok_spm_free");
+  sym(api->get_min_log_level, "himtok_spm_get_min_log_level");
+  sym(api->set_min_log_level, "himtok_spm_set_min_log_level");
+  sym(api->train, "himtok_spm_train");
+  sym(api->load, "himtok_spm_load");
+  sym(api->destroy, "himtok_spm_destroy");
+  sym(api->serialize, "himtok_spm_serialize");
+  sym(api->encode, "himtok_spm_encode");
+  sym(api->decode, "himtok_spm_decode");
+  sym(api->piece_size, "himtok_spm_piece_size");
+  sym(api->id_to_piece, "himtok_spm_id_to_piece");
+  sym(api->piece_to_id, "himtok_spm_piece_to_id");
+  sym(api->control_ids, "himtok_spm_control_ids");
+  sym(api->is_control, "himtok_spm_is_control");
+  sym(api->is_unknown, "himtok_spm_is_unknown");
+  std::string why;
+  if (!missing.empty())
+    why = "not a himtok SentencePiece plugin (no symbol " + missing + ")";
+  else if (api->abi_version() != HIMTOK_SPM_ABI_VERSION)
+    why = "plugin ABI version " + std::to_string(api->abi_version()) + ", expected " +
+          std::to_string(HIMTOK_SPM_ABI_VERSION) + " (rebuild himtok)";
+  if (!why.empty()) {
+    dlclose(h);
+    *api = {};
+  }
+  return why;
+}
+
+SpmApi find_plugin() {
+  SpmApi api;
+  if (const char* env = std::getenv("HIMTOK_SPM_PLUGIN"); env && *env) {
+    const std::string why = open_plugin(env, &api);
+    HIMTOK_CHECK_INPUT(why.empty(), "HIMTOK_SPM_PLUGIN=", env, ": cannot load the SentencePiece plugin: ", why);
+    return api;
+  }
+  std::vector<std::string> candidates;
+#ifdef HIMTOK_SPM_PLUGIN_PATH
+  candidates.push_back(HIMTOK_SPM_PLUGIN_PATH);
+#endif
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back((exe.parent_path() / kPluginName).string());
+    candidates.push_back((exe.parent_path() / ".." / "lib" / "himtok" / kPluginName).lexically_normal().string());
+  }
+  std::string tried;
+  for (const auto& path : candidates) {
+    if (!fs::is_regular_file(path, ec)) {
+      tried += (tried.empty() ? "" : ", ") + path;
+      continue;
+    }
+    const std::string why = open_plugin(path, &api);
+    if (why.empty()) return api;
+    tried += (tried.empty() ? "" : ", ") + path + " (" + why + ")";
+  }
+  throw InputError("SentencePiece plugin " + std::string(kPluginName) + " not found or not loadable (tried " + tried +
+                   "); set HIMTOK_SPM_PLUGIN to its path");
+}
+
+// The plugin's functions; InputError if it cannot be found (retried on the next call).
+const SpmApi& spm() {
+  static const SpmApi api = find_plugin();
+  return api;
+}
+
+// A buffer the plugin allocated.
+struct PluginFree {
+  void operator()(void* p) const { spm().free(p); }
+};
+template <typename T>
+using PluginBuf = std::unique_ptr<T, PluginFree>;
+
+// The plugin's error message (freed here); `code` when it gave none.
+std::string take_error(char* err, int code) {
+  PluginBuf<char> e(err);
+  return e ? std::string(e.get()) : "SentencePiece error code " + std::to_string(code);
+}
+
+// A loaded SentencePieceProcessor in the plugin. Calls return the plugin's error as text ("" = ok).
+class SpModel {
+ public:
+  SpModel() = default;
+  SpModel(const SpModel&) = delete;
+  SpModel& operator=(const SpModel&) = delete;
+  ~SpModel() {
+    if (h_) spm().destroy(h_);
+  }
+
+  std::string load(const std::string& bytes) {
+    char* err = nullptr;
+    const int rc = spm().load(bytes.data(), bytes.size(), &h_, &err);
+    return rc == HIMTOK_SPM_OK ? "" : take_error(err, rc);
+  }
+  std::string serialized() const {
+    char* out = nullptr;
+    size_t n = 0;
+    char* err = nullptr;
+    const int rc = spm().serialize(h_, &out, &n, &err);
+    PluginBuf<char> buf(out);
+    if (rc != HIMTOK_SPM_OK) throw std::runtime_error("cannot serialise the vocab: " + take_error(err, rc));
+    return std::string(buf.get(), n);
+  }
+  std::string encode(const std::string& text, std::vector<int>* ids) const {
+    int* out = nullptr;
+    size_t n = 0;
+    char* err = nullptr;
+    const int rc = spm().encode(h_, text.data(), text.size(), &out, &n, &err);
+    PluginBuf<int> buf(out);
+    if (rc != HIMTOK_SPM_OK) return take_error(err, rc);
+    ids->assign(out, out + n);
+    return "";
+  }
+  std::string decode(const std::vector<int>& ids, std::string* text) const {
+    char* out = nullptr;
+    size_t n = 0;
+    char* err = nullptr;
+    const int rc = spm().decode(h_, ids.data(), ids.size(), &out, &n, &err);
+    PluginBuf<char> buf(out);
+    if (rc != HIMTOK_SPM_OK) return take_error(err, rc);
+    text->assign(out, n);
+    return "";
+  }
+  int size() const { return spm().piece_size(h_); }
+  int piece_to_id(const std::string& p) const { return spm().piece_to_id(h_, p.data(), p.size()); }
+  std::string id_to_piece(int id) const {
+    size_t n = 0;
+    const char* p = spm().id_to_piece(h_, id, &n);
+    return p ? std::string(p, n) : std::string();
+  }
+  bool is_control(int id) const { return spm().is_control(h_, id) != 0; }
+  bool is_unknown(int id) const { return spm().is_unknown(h_, id) != 0; }
+  void control_ids(int* unk, int* bos, int* eos, int* pad) const { spm().control_ids(h_, unk, bos, eos, pad); }
+
+ private:
+  himtok_spm* h_ = nullptr;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
 
 struct Vocab::Impl {
-  sentencepiece::SentencePieceProcessor sp;
+  SpModel sp;
   SpecialIds ids;
   std::string origin;
   int n = 0;
@@ -65,18 +251,18 @@ namespace {
 
 // Looks up the special ids and checks that each special string is one piece that encodes to
 // itself alone, and that the mask ids are contiguous.
-SpecialIds verify_specials(const sentencepiece::SentencePieceProcessor& sp, const std::string& origin) {
+SpecialIds verify_specials(const SpModel& sp, const std::string& origin) {
+  SpecialIds r;
+  sp.control_ids(&r.unk, &r.bos, &r.eos, &r.pad);
   auto single_id = [&](const std::string& s) {
-    const int id = sp.PieceToId(s);
+    const int id = sp.piece_to_id(s);
     std::vector<int> enc;
-    const auto st = sp.Encode(s, &enc);
-    HIMTOK_CHECK_INPUT(st.ok() && id != sp.unk_id() && enc.size() == 1 && enc[0] == id, origin, ": special string '", s,
+    const std::string err = sp.encode(s, &enc);
+    HIMTOK_CHECK_INPUT(err.empty() && id != r.unk && enc.size() == 1 && enc[0] == id, origin, ": special string '", s,
                        "' is not a single piece (encodes to ", enc.size(),
                        " ids); train the vocabulary with himtok (Vocab::train)");
     return id;
   };
-  SpecialIds r;
-  r.unk = sp.unk_id(), r.bos = sp.bos_id(), r.eos = sp.eos_id(), r.pad = sp.pad_id();
   r.ref_start = single_id(kRefStart), r.ref_end = single_id(kRefEnd);
   r.box_start = single_id(kBoxStart), r.box_end = single_id(kBoxEnd);
   r.quad_start = single_id(kQuadStart), r.quad_end = single_id(kQuadEnd);
@@ -92,36 +278,27 @@ SpecialIds verify_specials(const sentencepiece::SentencePieceProcessor& sp, cons
   return r;
 }
 
-class CorpusIterator : public sentencepiece::SentenceIterator {
- public:
-  explicit CorpusIterator(const std::vector<std::string>& corpus) {
-    for (const auto& s : corpus) {
-      std::stringstream ss(s);
-      std::string line;
-      while (std::getline(ss, line))
-        if (!line.empty()) lines_.push_back(line);
-    }
+// The corpus as SentencePiece sentences: one per line, empty lines dropped.
+std::vector<std::string> corpus_lines(const std::vector<std::string>& corpus) {
+  std::vector<std::string> lines;
+  for (const auto& s : corpus) {
+    std::stringstream ss(s);
+    std::string line;
+    while (std::getline(ss, line))
+      if (!line.empty()) lines.push_back(line);
   }
-  bool done() const override { return i_ >= lines_.size(); }
-  void Next() override { ++i_; }
-  const std::string& value() const override { return lines_[i_]; }
-  sentencepiece::util::Status status() const override { return {}; }
-  size_t size() const { return lines_.size(); }
-
- private:
-  std::vector<std::string> lines_;
-  size_t i_ = 0;
-};
+  return lines;
+}
 
 }  // namespace
 
 Vocab Vocab::from_serialized(const std::string& proto_bytes, const std::string& origin) {
   Vocab v;
   v.impl_ = std::make_unique<Impl>();
-  const auto st = v.impl_->sp.LoadFromSerializedProto(proto_bytes);
-  HIMTOK_CHECK_INPUT(st.ok(), origin, ": not a SentencePiece model (", st.ToString(), ")");
+  const std::string err = v.impl_->sp.load(proto_bytes);
+  HIMTOK_CHECK_INPUT(err.empty(), origin, ": not a SentencePiece model (", err, ")");
   v.impl_->origin = origin;
-  v.impl_->n = v.impl_->sp.GetPieceSize();
+  v.impl_->n = v.impl_->sp.size();
   v.impl_->ids = verify_specials(v.impl_->sp, origin);
   return v;
 }
@@ -141,8 +318,8 @@ Vocab Vocab::train(const std::vector<std::string>& corpus, const VocabTrainOptio
   const int n_specials = static_cast<int>(special_strings().size()) + 4 + 256;
   HIMTOK_CHECK_INPUT(opt.vocab_size > n_specials, "vocab size ", opt.vocab_size, " is too small, expected > ", n_specials,
                      " (specials, control and byte pieces)");
-  CorpusIterator it(corpus);
-  HIMTOK_CHECK_INPUT(it.size() > 0, "vocab corpus is empty");
+  const std::vector<std::string> lines = corpus_lines(corpus);
+  HIMTOK_CHECK_INPUT(!lines.empty(), "vocab corpus is empty");
   std::string symbols;
   for (const auto& s : special_strings()) symbols += (symbols.empty() ? "" : ",") + s;
   std::ostringstream args;
@@ -151,18 +328,26 @@ Vocab Vocab::train(const std::vector<std::string>& corpus, const VocabTrainOptio
        << " --remove_extra_whitespaces=false --add_dummy_prefix=false --byte_fallback=true --split_digits=true"
        << " --character_coverage=1.0 --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=3"
        << " --num_threads=" << std::max(1, opt.n_threads) << " --model_prefix=";
-  const int old_level = sentencepiece::logging::GetMinLogLevel();
-  if (!opt.verbose) sentencepiece::logging::SetMinLogLevel(2);
-  std::string proto;
-  const auto st = sentencepiece::SentencePieceTrainer::Train(args.str(), &it, &proto);
-  sentencepiece::logging::SetMinLogLevel(old_level);
-  HIMTOK_CHECK_INPUT(st.ok(), "vocab training failed: ", st.ToString());
-  return from_serialized(proto, "trained vocab");
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (const auto& l : lines) ptrs.push_back(l.data()), lens.push_back(l.size());
+
+  const SpmApi& api = spm();
+  const int old_level = api.get_min_log_level();
+  if (!opt.verbose) api.set_min_log_level(2);
+  char* proto = nullptr;
+  size_t proto_len = 0;
+  char* err = nullptr;
+  const int rc = api.train(args.str().c_str(), ptrs.data(), lens.data(), ptrs.size(), &proto, &proto_len, &err);
+  PluginBuf<char> buf(proto);
+  api.set_min_log_level(old_level);
+  HIMTOK_CHECK_INPUT(rc == HIMTOK_SPM_OK, "vocab training failed: ", take_error(err, rc));
+  return from_serialized(std::string(buf.get(), proto_len), "trained vocab");
 }
 
 std::string Vocab::serialized() const {
   if (!impl_) throw std::logic_error("Vocab::serialized on an empty vocab");
-  return impl_->sp.serialized_model_proto();
+  return impl_->sp.serialized();
 }
 
 void Vocab::save(const std::string& path) const {
@@ -182,8 +367,8 @@ void Vocab::save(const std::string& path) const {
 std::vector<int> Vocab::encode(const std::string& text) const {
   if (!impl_) throw std::logic_error("Vocab::encode on an empty vocab");
   std::vector<int> ids;
-  const auto st = impl_->sp.Encode(text, &ids);
-  HIMTOK_CHECK_INPUT(st.ok(), impl_->origin, ": cannot encode text (", st.ToString(), ")");
+  const std::string err = impl_->sp.encode(text, &ids);
+  HIMTOK_CHECK_INPUT(err.empty(), impl_->origin, ": cannot encode text (", err, ")");
   return ids;
 }
 
@@ -193,8 +378,8 @@ std::string Vocab::decode(const std::vector<int>& ids) const {
     HIMTOK_CHECK_INPUT(ids[i] >= 0 && ids[i] < impl_->n, impl_->origin, ": token id ", ids[i], " at position ", i,
                        " is out of range, expected 0..", impl_->n - 1);
   std::string text;
-  const auto st = impl_->sp.Decode(ids, &text);
-  HIMTOK_CHECK_INPUT(st.ok(), impl_->origin, ": cannot decode ids (", st.ToString(), ")");
+  const std::string err = impl_->sp.decode(ids, &text);
+  HIMTOK_CHECK_INPUT(err.empty(), impl_->origin, ": cannot decode ids (", err, ")");
   return text;
 }
 
@@ -202,13 +387,13 @@ std::string Vocab::piece(int id) const {
   if (!impl_) throw std::logic_error("Vocab::piece on an empty vocab");
   HIMTOK_CHECK_INPUT(id >= 0 && id < impl_->n, impl_->origin, ": token id ", id, " is out of range, expected 0..",
                      impl_->n - 1);
-  return impl_->sp.IdToPiece(id);
+  return impl_->sp.id_to_piece(id);
 }
 
 int Vocab::piece_id(const std::string& p) const {
   if (!impl_) throw std::logic_error("Vocab::piece_id on an empty vocab");
-  const int id = impl_->sp.PieceToId(p);
-  if (id == impl_->sp.unk_id() && p != impl_->sp.IdToPiece(id)) return -1;
+  const int id = impl_->sp.piece_to_id(p);
+  if (id == impl_->ids.unk && p != impl_->sp.id_to_piece(id)) return -1;
   return id;
 }
 
@@ -233,7 +418,7 @@ int Vocab::mask_code(int id) const { return is_mask_token(id) ? id - specials().
 
 bool Vocab::is_special(int id) const {
   if (!impl_ || id < 0 || id >= impl_->n) return false;
-  if (impl_->sp.IsControl(id) || impl_->sp.IsUnknown(id)) return true;
+  if (impl_->sp.is_control(id) || impl_->sp.is_unknown(id)) return true;
   const auto& s = impl_->ids;
   if (is_mask_token(id)) return true;
   for (int x : {s.ref_start, s.ref_end, s.box_start, s.box_end, s.quad_start, s.quad_end, s.mask_start, s.mask_end,

@@ -1,5 +1,6 @@
 // The LMM's text tokenizer: a SentencePiece model whose user-defined symbols are the official
-// HiMTok / InternVL special strings, each a single id (no libtorch; SentencePiece stays in vocab.cpp).
+// HiMTok / InternVL special strings, each a single id (no libtorch). SentencePiece itself lives in the
+// plugin libhimtok_spm.so (lmm/spm_plugin), which vocab.cpp loads on first use; see vocab.cpp.
 //
 //   <ref> </ref> <box> </box> <quad> </quad> <|mt_start|> <|mt_end|> <|mt_0|> ... <|mt_1023|>
 //   <img> </img> <IMG_CONTEXT> <|im_start|> <|im_end|>
