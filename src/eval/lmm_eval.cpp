@@ -142,12 +142,18 @@ LmmEvalReport evaluate_lmm(const lmm::Segmenter& seg, const LmmEvalOptions& opt)
       for (size_t k = 0; k < gallery_masks.size(); ++k) {
         const auto& sc = scenes[single[k].scene];
         const int64_t x = static_cast<int64_t>(k) % cols * tile, y = static_cast<int64_t>(k) / cols * (tile + cap);
-        Image ov = io::overlay_mask(sc.image, gallery_masks[k], {255, 0, 255}, 0.5);
+        const Mask gt = data::expression_mask(sc, expr_of(single[k]));
+        Image ov = io::overlay_mask(io::overlay_mask(sc.image, gt, {0, 190, 0}, 0.25), gallery_masks[k], {255, 0, 255}, 0.45);
         io::paste(canvas, ov, x, y, tile, tile);
-        const double iou = mask_iou(gallery_masks[k], data::expression_mask(sc, expr_of(single[k])));
-        std::string text = expr_of(single[k]).text;
-        io::draw_text(canvas, x + 3, y + tile + 3, text.substr(0, 36), {0, 0, 0}, 1);
-        if (text.size() > 36) io::draw_text(canvas, x + 3, y + tile + 14, text.substr(36, 36), {0, 0, 0}, 1);
+        const double iou = mask_iou(gallery_masks[k], gt);
+        const std::string text = expr_of(single[k]).text;
+        size_t cut = text.size();
+        if (cut > 36) {
+          cut = text.rfind(' ', 36);
+          if (cut == std::string::npos) cut = 36;
+        }
+        io::draw_text(canvas, x + 3, y + tile + 3, text.substr(0, cut), {0, 0, 0}, 1);
+        if (cut < text.size()) io::draw_text(canvas, x + 3, y + tile + 14, text.substr(cut + (text[cut] == ' '), 36), {0, 0, 0}, 1);
         io::draw_text(canvas, x + 3, y + tile + 26, "IoU " + fmt(iou).substr(0, 5), {120, 0, 120}, 1);
       }
       io::save_image(opt.gallery, canvas);

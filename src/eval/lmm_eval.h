@@ -34,7 +34,7 @@ struct LmmEvalOptions {
   int ov_scenes = 30;            // scenes for the open-vocabulary flow (6 questions each and more)
   int perception_options = 4;
   lmm::SegmentOptions seg;       // batch size, from_ids, max_new_tokens
-  std::string gallery;           // PNG path: the first gallery_n RES samples with their masks
+  std::string gallery;           // PNG path: the first gallery_n RES samples (green: truth, magenta: predicted)
   int gallery_n = 12;
 };
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs everything himtok needs on Debian 12 (run as root). Nothing is downloaded at run time.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  build-essential cmake pkg-config git \
+  libtorch-dev libopenblas0-openmp libgloo-dev \
+  nlohmann-json3-dev libstb-dev libcli11-dev libspdlog-dev libfmt-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev libsentencepiece-dev > /dev/null
+echo "himtok: dependencies installed"

@@ -1,0 +1,52 @@
+// Reconstruction evaluation of a mask tokenizer against non-learned codecs at the same bit budget
+// (10 bits per token). No libtorch in this header.
+//   For each mask (native H x W, binary): target256 = PIL-bicubic stretch to 256 (> 0.5);
+//   himtok: encode (official stretch to the model input), decode every prefix in `tokens`, map the
+//   S x S probabilities to 256 x 256 (bilinear, when S != 256) and threshold at 0.5 -> IoU@256;
+//   and back to H x W (PIL NEAREST of the probabilities, > 0.5, as the official eval) -> IoU native.
+//   codecs: encode target256 with `bits = 10 * tokens`, decode at 256 -> IoU@256; NEAREST back to
+//   H x W -> IoU native. "lossless" is target256 itself: the ceiling the 256 stretch imposes.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/mask.h"
+
+namespace himtok::tok {
+class MaskTokenizer;
+}
+
+namespace himtok::eval {
+
+struct ReconRow {
+  std::string codec;  // "himtok", "bitmap", "box", "boxgrid", "polygon", "lossless256"
+  int64_t tokens = 0, bits = 0, n = 0;
+  double miou_256 = 0, ciou_256 = 0, frac_iou90_256 = 0, miou_native = 0, ciou_native = 0;
+  std::string to_json() const;
+};
+
+struct ReconOptions {
+  std::vector<int64_t> tokens{1, 2, 4, 8, 16, 32};
+  std::vector<std::string> codecs{"bitmap", "box", "boxgrid", "polygon"};
+  int64_t batch = 16;
+  int64_t grid_masks = 8;  // masks drawn in the picture
+};
+
+struct ReconResult {
+  std::vector<ReconRow> rows;
+  double codebook_usage = 0;  // share of the K codes used on the set (32 tokens per mask)
+  int64_t codes_used = 0;
+  // For the picture: a few masks' target256 and their himtok decodes per token count.
+  std::vector<Mask> grid_targets;
+  std::vector<std::vector<Mask>> grid_decodes;  // [mask][token index]
+};
+
+ReconResult run_recon(tok::MaskTokenizer* tokenizer, const std::vector<Mask>& masks, const ReconOptions& opt,
+                      const std::function<void(int64_t, int64_t)>& progress = {});
+
+// A table for the terminal (one row per token count, one column per codec).
+std::string format_recon_table(const ReconResult& r);
+
+}  // namespace himtok::eval

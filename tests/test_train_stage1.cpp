@@ -1,0 +1,163 @@
+// Stage-1 trainer: exact resume after SIGKILL, data parallelism equals one process on the same
+// global batch, HML level sampling, export. All on the micro config (seconds).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "loss/hml.h"
+#include "test_helpers.h"
+#include "train/checkpoint.h"
+
+using namespace himtok;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kConfig = std::string(HIMTOK_SOURCE_DIR) + "/configs/tokenizer_micro.json";
+
+std::string fresh_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("himtok_stage1_" + name);
+  fs::remove_all(d);
+  return d.string();
+}
+
+// step -> loss from metrics.jsonl
+std::map<int64_t, double> losses(const std::string& dir) {
+  std::map<int64_t, double> out;
+  std::ifstream f(dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(f, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) out[j["step"].get<int64_t>()] = j["loss"].get<double>();
+  }
+  return out;
+}
+
+int64_t checkpoint_step(const std::string& dir) {
+  train::Checkpoint ck;
+  try {
+    if (!train::load_checkpoint(dir + "/checkpoint.safetensors", ck)) return -1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+  return ck.meta.at("step").get<int64_t>();
+}
+
+}  // namespace
+
+TEST(Stage1, ResumeAfterSigkillContinuesWithTheSameLosses) {
+  const std::string a = fresh_dir("uninterrupted"), b = fresh_dir("killed");
+  auto r = test::run_cli("-q train-tokenizer --config " + kConfig + " --out " + a + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto want = losses(a);
+  ASSERT_EQ(want.size(), 20u);
+
+  // Start the same run, SIGKILL it once a checkpoint past step 6 exists, then resume.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl(HIMTOK_BINARY, HIMTOK_BINARY, "-q", "train-tokenizer", "--config", kConfig.c_str(), "--out", b.c_str(),
+          "--threads", "1", "--steps", "20", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t at = -1;
+  while ((at = checkpoint_step(b)) < 6) {
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == pid) FAIL() << "training ended before it could be killed";
+    ASSERT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(120));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFSIGNALED(st));
+  r = test::run_cli("-q train-tokenizer --config " + kConfig + " --out " + b + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto got = losses(b);
+  ASSERT_EQ(got.size(), want.size());
+  for (auto& [step, loss] : want) EXPECT_EQ(got.at(step), loss) << "step " << step << " (killed at >= " << at << ")";
+}
+
+TEST(Stage1, TwoProcessDataParallelStepEqualsOneProcess) {
+  const std::string one = fresh_dir("dp1"), two = fresh_dir("dp2");
+  auto r1 = test::run_cli("-q train-tokenizer --config " + kConfig + " --out " + one + " --threads 1 --max-steps 2");
+  ASSERT_EQ(r1.code, 0) << r1.err;
+  auto r2 = test::run_cli("-q train-tokenizer --config " + kConfig + " --out " + two + " --threads 1 --max-steps 2 --nproc 2");
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  train::Checkpoint a, b;
+  ASSERT_TRUE(train::load_checkpoint(one + "/checkpoint.safetensors", a));
+  ASSERT_TRUE(train::load_checkpoint(two + "/checkpoint.safetensors", b));
+  int n = 0;
+  for (auto& [k, t] : a.tensors) {
+    if (k.rfind("model.", 0) != 0 || !t.is_floating_point()) continue;
+    EXPECT_LE(test::max_abs_diff(t, b.tensors.at(k)), 2e-5) << k;
+    ++n;
+  }
+  EXPECT_GT(n, 20);
+  // The losses agree too (each process saw half of the same global batch).
+  auto la = losses(one), lb = losses(two);
+  for (auto& [s, l] : la) EXPECT_NEAR(lb.at(s), l, 1e-4) << "step " << s;
+}
+
+TEST(Stage1, ExportedTokenizerLoadsAndEncodes) {
+  const std::string d = fresh_dir("export");
+  ASSERT_EQ(test::run_cli("-q train-tokenizer --config " + kConfig + " --out " + d + " --threads 1 --max-steps 3").code, 0);
+  auto r = test::run_cli("export-tokenizer --checkpoint " + d + "/checkpoint.safetensors --out " + d + "/tok.safetensors");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto w = io::Weights::open(d + "/tok.safetensors");
+  EXPECT_EQ(w.dtype("latent_tokens"), io::DType::kBF16);
+  r = test::run_cli("encode --model " + d + "/tok.safetensors --ids " + test::data_path("himtok-examples/masks/1.png"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), ','), 31);
+}
+
+// Paper Appendix A: 3 distinct levels l in [1,32) with p_l proportional to 1/(l+8).
+TEST(Hml, PaperLevelSamplingFollowsTheDistribution) {
+  loss::HmlConfig cfg;
+  std::mt19937_64 rng(5);
+  std::vector<double> count(32, 0.0);
+  const int trials = 20000;
+  for (int t = 0; t < trials; ++t) {
+    auto lv = loss::sample_levels_paper(cfg, 32, rng);
+    ASSERT_EQ(lv.size(), 3u);
+    std::set<int64_t> distinct;
+    for (auto& l : lv) {
+      ASSERT_GE(l.tokens, 1);
+      ASSERT_LT(l.tokens, 32);
+      EXPECT_DOUBLE_EQ(l.sigma, 100.0 / (l.tokens + 1) - 2.0);
+      distinct.insert(l.tokens);
+      count[l.tokens] += 1;
+    }
+    EXPECT_EQ(distinct.size(), 3u);
+  }
+  // First-draw marginal is exactly p_l; with 3 draws without replacement small l stay most likely
+  // and the frequencies decrease monotonically (up to noise).
+  EXPECT_GT(count[1], count[10]);
+  EXPECT_GT(count[10], count[31]);
+  double z = 0;
+  for (int l = 1; l < 32; ++l) z += 1.0 / (l + 8);
+  // Each level appears at least as often as its single-draw probability implies.
+  for (int l = 1; l < 32; ++l) EXPECT_GT(count[l] / trials, (1.0 / (l + 8)) / z * 0.9) << l;
+}
+
+TEST(Hml, OfficialVariantKeepsTheDocumentedOffByOne) {
+  loss::HmlConfig cfg;
+  cfg.official_variant = true;
+  std::mt19937_64 rng(9);
+  bool saw_31 = false, saw_0 = false;
+  for (int t = 0; t < 3000; ++t)
+    for (auto& l : loss::sample_levels_official(cfg, 32, rng)) {
+      if (l.tokens == 31 && std::abs(l.sigma - 98.0) < 1e-9) saw_31 = true;  // idx = -1
+      if (l.tokens == 0 && std::abs(l.sigma - 48.0) < 1e-9) saw_0 = true;    // idx = 0
+    }
+  EXPECT_TRUE(saw_31);
+  EXPECT_TRUE(saw_0);
+}
