@@ -7,6 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/error.h"
+#include "io/image.h"
 #include "io/safetensors.h"
 #include "test_helpers.h"
 #include "tokenizer/token_string.h"
@@ -163,7 +165,7 @@ TEST(Cli, NanLogitsAreInputErrors) {
 TEST(Cli, BadFlagsAreInputErrors) {
   expect_input_error("encode " + kModel + " --geometry diagonal " + data_path("himtok-examples/masks/0.png"), "--geometry");
   expect_input_error("decode " + kModel + " --ids 1,2 --size 12by4 -o " + tmp("x.png"), "--size");
-  expect_input_error("frobnicate", "frobnicate");
+  expect_input_error("frobnicate", "subcommand");
 }
 
 // A sparse official-large file (all 693 official keys and shapes, zero data): inspect counts

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "loss/hml.h"
+#include "common/error.h"
 #include "test_helpers.h"
 #include "train/checkpoint.h"
 

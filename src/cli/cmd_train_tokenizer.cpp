@@ -43,10 +43,10 @@ int run_train(const TrainArgs& a) {
       pid_t pid = fork();
       HIMTOK_CHECK_INPUT(pid >= 0, "cannot start worker process");
       if (pid == 0) {
-        std::vector<std::string> args = {"/proc/self/exe", "train-tokenizer", "--config", a.config, "--out", a.out,
+        std::vector<std::string> args = {"/proc/self/exe", "--quiet", "train-tokenizer", "--config", a.config, "--out", a.out,
                                          "--threads", std::to_string(a.threads), "--rank", std::to_string(r),
                                          "--world-size", std::to_string(a.nproc), "--store", run.store_path,
-                                         "--max-steps", std::to_string(a.max_steps), "--quiet"};
+                                         "--max-steps", std::to_string(a.max_steps)};
         if (a.steps > 0) args.insert(args.end(), {"--steps", std::to_string(a.steps)});
         if (a.no_resume) args.push_back("--no-resume");
         std::vector<char*> argv;

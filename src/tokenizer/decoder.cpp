@@ -1,5 +1,7 @@
 #include "tokenizer/decoder.h"
 
+#include "tokenizer/encoder.h"
+
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/conv.h>
 
@@ -11,10 +13,11 @@ DecoderImpl::DecoderImpl(const TokenizerConfig& c) : cfg(c) {
   const int64_t C = cfg.width, N = cfg.n_patches(), L = cfg.num_latent_tokens;
   const double scale = std::pow(static_cast<double>(C), -0.5);
   class_embedding = register_parameter("class_embedding", torch::randn({1, C}) * scale);
-  positional_embedding = register_parameter("positional_embedding", torch::randn({N + 1, C}) * scale);
+  positional_embedding =
+      register_parameter("positional_embedding", sincos_grid_embedding(cfg.grid(), C) * 0.5 + torch::randn({N + 1, C}) * scale * 0.1);
   mask_token = register_parameter("mask_token", torch::randn({1, 1, C}) * scale);
   latent_token_positional_embedding =
-      register_parameter("latent_token_positional_embedding", torch::randn({L, C}) * scale);
+      register_parameter("latent_token_positional_embedding", sincos_1d_embedding(L, C) * 0.5 + torch::randn({L, C}) * scale * 0.1);
   decoder_embed = register_module("decoder_embed", torch::nn::Linear(cfg.token_size, C));
   ln_pre = register_module("ln_pre", torch::nn::LayerNorm(torch::nn::LayerNormOptions({C}).eps(cfg.layernorm_eps)));
   transformer = register_module("transformer", torch::nn::ModuleList());

@@ -15,13 +15,32 @@ at::Tensor make_latent_causal_mask(int64_t n_image, int64_t n_latent) {
   return m;
 }
 
+static at::Tensor sincos(const at::Tensor& pos, int64_t dim) {  // pos (n) -> (n, dim)
+  const int64_t half = dim / 2;
+  at::Tensor omega = at::arange(half, at::kDouble) / static_cast<double>(std::max<int64_t>(1, half));
+  omega = 1.0 / at::pow(10000.0, omega);
+  at::Tensor out = pos.to(at::kDouble).unsqueeze(1) * omega.unsqueeze(0);  // (n, half)
+  at::Tensor e = at::cat({at::sin(out), at::cos(out)}, 1);
+  if (e.size(1) < dim) e = at::cat({e, at::zeros({e.size(0), dim - e.size(1)}, at::kDouble)}, 1);
+  return e.to(at::kFloat);
+}
+
+at::Tensor sincos_grid_embedding(int64_t grid, int64_t dim) {
+  at::Tensor ys = at::arange(grid, at::kLong).repeat_interleave(grid), xs = at::arange(grid, at::kLong).repeat({grid});
+  at::Tensor e = at::cat({sincos(ys, dim / 2), sincos(xs, dim - dim / 2)}, 1);  // (N, dim)
+  return at::cat({at::zeros({1, dim}), e}, 0);
+}
+
+at::Tensor sincos_1d_embedding(int64_t n, int64_t dim) { return sincos(at::arange(n, at::kLong), dim); }
+
 EncoderImpl::EncoderImpl(const TokenizerConfig& c) : cfg(c) {
   const int64_t C = cfg.width, N = cfg.n_patches(), L = cfg.num_latent_tokens;
   const double scale = std::pow(static_cast<double>(C), -0.5);
   class_embedding = register_parameter("class_embedding", torch::randn({1, C}) * scale);
-  positional_embedding = register_parameter("positional_embedding", torch::randn({N + 1, C}) * scale);
+  positional_embedding =
+      register_parameter("positional_embedding", sincos_grid_embedding(cfg.grid(), C) * 0.5 + torch::randn({N + 1, C}) * scale * 0.1);
   latent_token_positional_embedding =
-      register_parameter("latent_token_positional_embedding", torch::randn({L, C}) * scale);
+      register_parameter("latent_token_positional_embedding", sincos_1d_embedding(L, C) * 0.5 + torch::randn({L, C}) * scale * 0.1);
   attn_mask = register_buffer("attn_mask", make_latent_causal_mask(N + 1, L));
   patch_embed = register_module(
       "patch_embed",

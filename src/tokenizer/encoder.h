@@ -17,6 +17,12 @@
 
 namespace himtok::tok {
 
+// Sin-cos initial values (MAE-style) for freshly built models: (1+N, C) with row 0 (cls) zero and
+// rows 1..N a 2-D sin-cos code of the G x G grid; and (L, C) 1-D codes of the latent positions.
+// Trained weights overwrite them; they only give training a spatial starting point.
+at::Tensor sincos_grid_embedding(int64_t grid, int64_t dim);
+at::Tensor sincos_1d_embedding(int64_t n, int64_t dim);
+
 // The (1+N+L)^2 causal latent mask of TiTokEncoder.__init__ (true = may not attend).
 at::Tensor make_latent_causal_mask(int64_t n_image_tokens, int64_t n_latent);
 

@@ -63,6 +63,9 @@ PixelDecoderImpl::PixelDecoderImpl(const TokenizerConfig& c) : cfg(c) {
   for (auto& l : levels) up->push_back(l);
   norm_out = register_module("norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(g, block_in).eps(eps)));
   conv_out = register_module("conv_out", conv3(block_in, 3, true));
+  // Start the head at p = sigmoid(5 (0.5 - 0.5)) = 0.5 rather than near the sigmoid's flat tail.
+  torch::NoGradGuard ng;
+  conv_out->bias.fill_(0.5);
 }
 
 at::Tensor PixelDecoderImpl::forward(const at::Tensor& x_in) {

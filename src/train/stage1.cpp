@@ -368,7 +368,8 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
   if (run.world_size > 1) {
     auto store = c10::make_intrusive<c10d::FileStore>(run.store_path, run.world_size);
-    auto opts = c10d::ProcessGroupGloo::Options::create();
+    store->setTimeout(std::chrono::seconds(120));  // a missing peer fails the run instead of hanging it
+    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::seconds(120));
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, run.rank, run.world_size, opts);
   }
@@ -397,7 +398,12 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   int64_t step = 0;
   Checkpoint ck;
   if (run.resume && load_checkpoint(ckpt_path, ck)) {
-    HIMTOK_CHECK_INPUT(ck.meta.value("config", json()).dump() == json::parse(cfg.to_json()).dump(), ckpt_path,
+    // The run must continue with the same config; only the total step count (the schedule's
+    // length, --steps) may change on resume.
+    json was = ck.meta.value("config", json()), now = json::parse(cfg.to_json());
+    was.erase("steps");
+    now.erase("steps");
+    HIMTOK_CHECK_INPUT(was.dump() == now.dump(), ckpt_path,
                        ": was written with another config; use a new --out folder or the same config");
     io::TensorMap own = io::state_dict(*model);
     at::NoGradGuard ng;
@@ -493,6 +499,14 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
         off += g.numel();
       }
     }
+    double loss_value = sl.total.item<double>();
+    if (pg) {  // log the global batch's loss: the mean of the processes' losses
+      at::Tensor l = at::tensor({loss_value, sl.full, sl.levels, sl.vq}, at::kDouble);
+      std::vector<at::Tensor> lb{l};
+      pg->allreduce(lb)->wait();
+      l.div_(run.world_size);
+      loss_value = l[0].item<double>(), sl.full = l[1].item<double>(), sl.levels = l[2].item<double>(), sl.vq = l[3].item<double>();
+    }
     double gnorm = cfg.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip) : 0.0;
     opt.step();
     // Codebook usage; gather ids of all processes so that dead-code decisions agree.
@@ -536,11 +550,11 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double sps = static_cast<double>(steps_timed * cfg.batch_size) / el;
     char extra[160];
-    std::snprintf(extra, sizeof extra, "loss %.4f  full %.4f  lv %.4f  vq %.4f  %.2f samples/s", sl.total.item<double>(),
+    std::snprintf(extra, sizeof extra, "loss %.4f  full %.4f  lv %.4f  vq %.4f  %.2f samples/s", loss_value,
                   sl.full, sl.levels, sl.vq, sps);
     if (main_rank) bar.update(step, extra);
     if (main_rank && (step % cfg.log_every == 0 || step == last)) {
-      json j = {{"step", step},     {"lr", lr},          {"loss", sl.total.item<double>()}, {"loss_full", sl.full},
+      json j = {{"step", step},     {"lr", lr},          {"loss", loss_value}, {"loss_full", sl.full},
                 {"loss_levels", sl.levels}, {"loss_vq", sl.vq}, {"grad_norm", gnorm},     {"samples_per_s", sps},
                 {"elapsed_s", el}};
       metrics << j.dump() << "\n";
