@@ -14,6 +14,6 @@ build/himtok decode --model "$TOK" --tokens "$(head -1 out/tokens.txt)" --size "
 if [ -f models/himtok-lmm-tiny.safetensors ]; then
   echo "== segment a generated test scene by writing mask tokens"
   build/himtok segment --model models/himtok-lmm-tiny.safetensors --scene test:0 \
-    --prompt "auto" -o out/scene_mask.png --overlay out/scene_overlay.png
+    --save-image out/scene.png -o out/scene_mask.png --overlay out/scene_overlay.png
 fi
 echo "== outputs in out/: tokens.txt, strip.png, mask_32.png$( [ -f out/scene_overlay.png ] && echo ', scene_overlay.png, scene_mask.png')"

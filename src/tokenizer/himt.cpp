@@ -25,13 +25,17 @@ EncodeOutput HiMTImpl::encode(const at::Tensor& pixels) {
   return out;
 }
 
-at::Tensor HiMTImpl::decode_z(const at::Tensor& z, const at::Tensor& keep_lengths, DecoderTrace* trace,
-                              at::Tensor* ffn_out) {
+at::Tensor HiMTImpl::decode_z_logits(const at::Tensor& z, const at::Tensor& keep_lengths, DecoderTrace* trace,
+                                     at::Tensor* ffn_out) {
   at::Tensor f = decoder->forward(z, keep_lengths, trace);  // (B,Z,G,G)
   if (ffn_out) *ffn_out = f;
   at::Tensor y = pixel_decoder->forward(f);                 // (B,3,S,S)
-  at::Tensor m = y.mean(1, true);
-  return at::sigmoid((m - 0.5) * 5.0);                      // (B,1,S,S)
+  return (y.mean(1, true) - 0.5) * 5.0;                     // (B,1,S,S)
+}
+
+at::Tensor HiMTImpl::decode_z(const at::Tensor& z, const at::Tensor& keep_lengths, DecoderTrace* trace,
+                              at::Tensor* ffn_out) {
+  return at::sigmoid(decode_z_logits(z, keep_lengths, trace, ffn_out));  // sigmoid(5 (m - 0.5))
 }
 
 at::Tensor HiMTImpl::decode_tokens(const at::Tensor& ids) { return decode_z(quantize->lookup(ids)); }

@@ -30,6 +30,10 @@ class HiMTImpl : public torch::nn::Module {
   EncodeOutput encode(const at::Tensor& pixels);
   at::Tensor decode_z(const at::Tensor& z, const at::Tensor& keep_lengths = {}, DecoderTrace* trace = nullptr,
                       at::Tensor* ffn_out = nullptr);
+  // The same decode before the final sigmoid: s = 5 (mean_c(pix) - 0.5), so that training can use
+  // BCE with logits (a clamped-probability BCE has zero gradient once p < 1e-6).
+  at::Tensor decode_z_logits(const at::Tensor& z, const at::Tensor& keep_lengths = {}, DecoderTrace* trace = nullptr,
+                             at::Tensor* ffn_out = nullptr);
   at::Tensor decode_tokens(const at::Tensor& ids);
   at::Tensor decode_probs(const at::Tensor& probs);
   at::Tensor decode_logits(const at::Tensor& logits);

@@ -224,14 +224,19 @@ at::Tensor make_batch(const Dataset& d, const data::AugmentOptions& aug, uint64_
 // ---------------------------------------------------------------------------------------------
 // Loss
 
-at::Tensor level_loss(const at::Tensor& pred, const at::Tensor& target, const Stage1Config& cfg) {
-  at::Tensor bce = loss::bce_prob(pred, target);
+// BCE from the logits s = 5 (m - 0.5) (the same loss as the official clamped-probability BCE
+// while 1e-6 < p < 1-1e-6, but its gradient never vanishes: with the clamped form a model that
+// drives every pixel below 1e-6 stops learning), plus Dice on p = sigmoid(s).
+at::Tensor level_loss(const at::Tensor& logits, const at::Tensor& target, const Stage1Config& cfg) {
+  at::Tensor s = logits.to(at::kFloat), t = target.to(at::kFloat);
+  at::Tensor bce = at::binary_cross_entropy_with_logits(s, t);
+  at::Tensor p = at::sigmoid(s);
   at::Tensor dice;
   if (cfg.dice_per_sample) {
-    at::Tensor p = pred.to(at::kFloat).clamp(1e-6f, 1.0f - 1e-6f).flatten(1), t = target.to(at::kFloat).flatten(1);
-    dice = (1 - (2 * (p * t).sum(1) + 1e-6) / (p.sum(1) + t.sum(1) + 1e-6)).mean();
+    at::Tensor pf = p.flatten(1), tf = t.flatten(1);
+    dice = (1 - (2 * (pf * tf).sum(1) + 1e-6) / (pf.sum(1) + tf.sum(1) + 1e-6)).mean();
   } else {
-    dice = loss::dice_prob(pred, target);
+    dice = 1 - (2 * (p * t).sum() + 1e-6) / (p.sum() + t.sum() + 1e-6);
   }
   return bce + cfg.hml.dice_weight * dice;
 }
@@ -282,7 +287,7 @@ StepLosses compute_loss(tok::HiMT& model, const at::Tensor& x, int64_t step, con
   }
   const int64_t n_lv = static_cast<int64_t>(levels.size());
   at::Tensor z_all = zin.repeat({1 + n_lv, 1, 1, 1});
-  at::Tensor prob = model->decode_z(z_all, at::tensor(keep, at::kLong)).select(1, 0).to(at::kFloat);  // (B',S,S)
+  at::Tensor prob = model->decode_z_logits(z_all, at::tensor(keep, at::kLong)).select(1, 0).to(at::kFloat);  // (B',S,S) logits
   at::Tensor l_full = level_loss(prob.slice(0, 0, B), targets[0], cfg);
   at::Tensor total = cfg.hml.full_weight * l_full;
   out.full = l_full.item<double>();
