@@ -272,7 +272,7 @@ HIMTOK_COMMAND(inspect, 12) {
   auto a = std::make_shared<InspectArgs>();
   auto* sub = app.add_subcommand("inspect", "Describe a weights file (config, parameter count, keys) or a preset");
   sub->add_option("file", a->file, "Weights file (.safetensors or HF index/folder)");
-  sub->add_option("--preset", a->preset, "Describe a preset without weights (official-large, tiny, micro)");
+  sub->add_option("--preset", a->preset, "Describe a preset without weights (official-large, small, tiny, micro)");
   sub->add_option("--config", a->config, "Preset or JSON config to check the file against");
   sub->add_option("--prefix", a->prefix, "Key prefix (auto: '' or 'mask_decoder.')")->capture_default_str();
   return [a] { return run_inspect(*a); };

@@ -18,6 +18,8 @@ struct TrainArgs {
   int threads = 0, nproc = 1, rank = 0, world_size = 1;
   int64_t max_steps = -1, steps = -1;
   std::string store;
+  std::string device = "cpu";
+  double time_limit_min = 0;
 };
 
 int run_train(const TrainArgs& a) {
@@ -31,6 +33,8 @@ int run_train(const TrainArgs& a) {
   run.rank = a.rank;
   run.world_size = a.world_size;
   run.store_path = a.store;
+  run.device = a.device;
+  run.time_limit_s = a.time_limit_min * 60.0;
   if (a.nproc > 1) {
     // Single-machine launcher: this process is rank 0; it starts ranks 1..n-1 as copies of itself.
     HIMTOK_CHECK_INPUT(a.world_size == 1, "--nproc and --world-size are exclusive");
@@ -90,6 +94,10 @@ HIMTOK_COMMAND(train_tokenizer, 40) {
   sub->add_option("--threads", a->threads, "CPU threads per process (0: all cores)");
   sub->add_option("--steps", a->steps, "Override the config's total steps (the schedule follows)");
   sub->add_option("--max-steps", a->max_steps, "Stop at this step (checkpointed; resume later)");
+  sub->add_option("--device", a->device, "cpu or cuda (one GPU; batches are prepared on the CPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  sub->add_option("--time-limit", a->time_limit_min,
+                  "Minutes: after 20 steps, shorten the cosine schedule so that the run ends in time");
   sub->add_option("--nproc", a->nproc, "Data-parallel processes on this machine (Gloo)");
   sub->add_option("--rank", a->rank, "Multi-machine launch: this process's rank");
   sub->add_option("--world-size", a->world_size, "Multi-machine launch: number of processes");

@@ -23,7 +23,7 @@ void add_model_options(CLI::App* sub, ModelArgs& a, bool model_required) {
   auto* m = sub->add_option("--model,-m", a.model, "Tokenizer weights (.safetensors, HF folder/index, or .pth)");
   if (model_required) m->required();
   sub->add_option("--config", a.config,
-                  "Preset (official-large, tiny, micro) or JSON config, for weight files that carry none");
+                  "Preset (official-large, small, tiny, micro) or JSON config, for weight files that carry none");
   sub->add_option("--prefix", a.prefix, "Key prefix in the weights: auto, '' or 'mask_decoder.'")->capture_default_str();
   sub->add_option("--threads", a.threads, "CPU threads (0: all cores)")->capture_default_str();
   sub->add_option("--device", a.device, "cpu or cuda")->capture_default_str();

@@ -16,6 +16,7 @@ class Progress {
   // Advances to `done` items; `extra` is appended (e.g. "loss 0.31").
   void update(int64_t done, const std::string& extra = "");
   void finish();
+  void set_total(int64_t total) { total_ = total; }  // e.g. when a time limit shortens a run
   double elapsed_s() const;
   static bool enabled();
 

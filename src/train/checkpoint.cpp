@@ -5,10 +5,31 @@
 
 #include <filesystem>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 #include "common/error.h"
 
 namespace himtok::train {
+
+namespace {
+// The optimizer's state map is keyed by the parameter's TensorImpl: as a string in libtorch
+// 1.13 (c10::guts::to_string of the pointer), as the pointer itself in libtorch >= 2.1.
+using StateMap = std::decay_t<decltype(std::declval<torch::optim::AdamW&>().state())>;
+template <class K>
+K state_key_as(at::TensorImpl* p) {
+  if constexpr (std::is_same_v<K, std::string>) {
+    std::ostringstream os;
+    os << static_cast<void*>(p);
+    return os.str();
+  } else {
+    return p;
+  }
+}
+typename StateMap::key_type state_key(const at::Tensor& t) {
+  return state_key_as<typename StateMap::key_type>(t.unsafeGetTensorImpl());
+}
+}  // namespace
 
 void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   io::save_tensors(path, ck.tensors, {{kMetaCheckpoint, ck.meta.dump()}, {"format", "pt"}});
@@ -32,12 +53,12 @@ bool load_checkpoint(const std::string& path, Checkpoint& ck) {
 void put_optimizer(Checkpoint& ck, torch::optim::AdamW& opt, const std::vector<at::Tensor>& params) {
   auto& state = opt.state();
   for (size_t i = 0; i < params.size(); ++i) {
-    auto it = state.find(c10::guts::to_string(params[i].unsafeGetTensorImpl()));
+    auto it = state.find(state_key(params[i]));
     if (it == state.end()) continue;
     auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
     const std::string p = "optim." + std::to_string(i) + ".";
-    ck.tensors[p + "exp_avg"] = s.exp_avg().clone();
-    ck.tensors[p + "exp_avg_sq"] = s.exp_avg_sq().clone();
+    ck.tensors[p + "exp_avg"] = s.exp_avg().cpu().clone();
+    ck.tensors[p + "exp_avg_sq"] = s.exp_avg_sq().cpu().clone();
     ck.tensors[p + "step"] = at::full({1}, static_cast<double>(s.step()), at::kDouble);
   }
 }
@@ -54,7 +75,7 @@ void get_optimizer(const Checkpoint& ck, torch::optim::AdamW& opt, const std::ve
     s->exp_avg(a->second.clone().to(params[i].options()));
     s->exp_avg_sq(ck.tensors.at(p + "exp_avg_sq").clone().to(params[i].options()));
     s->step(static_cast<int64_t>(ck.tensors.at(p + "step").item<double>()));
-    state[c10::guts::to_string(params[i].unsafeGetTensorImpl())] = std::move(s);
+    state[state_key(params[i])] = std::move(s);
   }
 }
 

@@ -4,17 +4,13 @@
 #include "train/stage1.h"
 
 #include <ATen/autocast_mode.h>
-#ifndef USE_C10D_GLOO
-#define USE_C10D_GLOO 1  // Debian's libtorch is built with Gloo; its headers need the macro
-#endif
-#include <torch/csrc/distributed/c10d/FileStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -25,6 +21,7 @@
 #include "tokenizer/himt.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -287,7 +284,7 @@ StepLosses compute_loss(tok::HiMT& model, const at::Tensor& x, int64_t step, con
   }
   const int64_t n_lv = static_cast<int64_t>(levels.size());
   at::Tensor z_all = zin.repeat({1 + n_lv, 1, 1, 1});
-  at::Tensor prob = model->decode_z_logits(z_all, at::tensor(keep, at::kLong)).select(1, 0).to(at::kFloat);  // (B',S,S) logits
+  at::Tensor prob = model->decode_z_logits(z_all, at::tensor(keep, at::kLong).to(x.device())).select(1, 0).to(at::kFloat);  // (B',S,S) logits
   at::Tensor l_full = level_loss(prob.slice(0, 0, B), targets[0], cfg);
   at::Tensor total = cfg.hml.full_weight * l_full;
   out.full = l_full.item<double>();
@@ -304,6 +301,15 @@ StepLosses compute_loss(tok::HiMT& model, const at::Tensor& x, int64_t step, con
   }
   out.total = total;
   return out;
+}
+
+at::Device pick_device(const std::string& name) {
+  if (name == "cuda") {
+    HIMTOK_CHECK_INPUT(torch::cuda::is_available(), "--device cuda: this libtorch has no CUDA device available");
+    return at::Device(at::kCUDA);
+  }
+  HIMTOK_CHECK_INPUT(name == "cpu", "--device: '", name, "' is not one of cpu, cuda");
+  return at::Device(at::kCPU);
 }
 
 double lr_at(const Stage1Config& c, int64_t step) {
@@ -370,17 +376,20 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   HIMTOK_CHECK_INPUT(cfg.batch_size % run.world_size == 0, "batch_size ", cfg.batch_size,
                      " is not divisible by the number of processes ", run.world_size);
 
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-  if (run.world_size > 1) {
-    auto store = c10::make_intrusive<c10d::FileStore>(run.store_path, run.world_size);
-    store->setTimeout(std::chrono::seconds(120));  // a missing peer fails the run instead of hanging it
-    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::seconds(120));
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, run.rank, run.world_size, opts);
+  DataParallel dp(run.store_path, run.rank, run.world_size);
+  const at::Device device = pick_device(run.device);
+  if (device.is_cuda()) {
+    // TF32 tensor cores for fp32 matmuls and convolutions; cuDNN picks the fastest algorithms.
+    at::globalContext().setAllowTF32CuBLAS(true);
+    at::globalContext().setAllowTF32CuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(true);
+    HIMTOK_CHECK_INPUT(!dp.active(), "data parallel on CUDA (NCCL) is not implemented; use one process per GPU run");
+    HIMTOK_CHECK_INPUT(!cfg.bf16, "bf16 autocast is implemented for the CPU; on CUDA the trainer uses TF32");
   }
 
   torch::manual_seed(cfg.seed);
-  tok::HiMT model(cfg.tokenizer);
+  tok::HiMT model(cfg.tokenizer);  // initialised on the CPU generator: the same weights on any device
+  model->to(device);
   model->train();
   Dataset data = open_data(cfg);
 
@@ -418,6 +427,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
     for (auto& [k, t] : ck.tensors)
       if (k.rfind("ema.", 0) == 0) ema[k.substr(4)] = t.clone();
     if (ck.tensors.count("usage.counts")) usage = ck.tensors.at("usage.counts").clone();
+    for (auto& [k, t] : ema) t = t.to(device);
     step = ck.meta.at("step").get<int64_t>();
     if (main_rank) log::info(str_cat("resumed from ", ckpt_path, " at step ", step));
     // Drop metric lines written after that checkpoint (a killed run may have logged more).
@@ -441,9 +451,10 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   // Fixed validation inputs (no augmentation).
   at::Tensor val_x;
   if (main_rank && cfg.val_masks > 0)
-    val_x = make_batch(data, cfg.augment, cfg.seed, mix(cfg.seed, 0xFA11), 0, cfg.val_masks, true, false);
+    val_x = make_batch(data, cfg.augment, cfg.seed, mix(cfg.seed, 0xFA11), 0, cfg.val_masks, true, false).to(device);
 
-  const int64_t last = run.max_steps >= 0 ? std::min(run.max_steps, cfg.steps) : cfg.steps;
+  Stage1Config sched = cfg;  // the schedule's length may shrink to fit --time-limit (see below)
+  int64_t last = run.max_steps >= 0 ? std::min(run.max_steps, cfg.steps) : cfg.steps;
   const int64_t b_local = cfg.batch_size / run.world_size;
   Progress bar(last, "train");
   std::ofstream metrics;
@@ -453,21 +464,34 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   auto save = [&](int64_t s) {
     if (!main_rank) return;
     Checkpoint c;
-    for (auto& [k, t] : io::state_dict(*model)) c.tensors["model." + k] = t.detach();
-    for (auto& [k, t] : ema) c.tensors["ema." + k] = t;
+    for (auto& [k, t] : io::state_dict(*model)) c.tensors["model." + k] = t.detach().cpu();
+    for (auto& [k, t] : ema) c.tensors["ema." + k] = t.cpu();
     put_optimizer(c, opt, params);
     put_torch_rng(c);
     c.tensors["usage.counts"] = usage;
     c.meta["step"] = s;
-    c.meta["config"] = json::parse(cfg.to_json());
+    c.meta["config"] = json::parse(sched.to_json());
     save_checkpoint(ckpt_path, c);
   };
+  // Batches are made on the CPU one step ahead, while the device works on the current one.
+  auto batch_for = [&](int64_t s) {
+    const uint64_t key = mix(cfg.seed, static_cast<uint64_t>(s) + 1);
+    return make_batch(data, cfg.augment, cfg.seed, key, run.rank * b_local, (run.rank + 1) * b_local, false, true);
+  };
+  std::future<at::Tensor> next_batch;
+  if (step < last) next_batch = std::async(std::launch::async, batch_for, step);
+  const int64_t first_step = step;
+  auto t10 = std::chrono::steady_clock::now();
+  double data_wait_s = 0;  // time the loop waited for batches (the CPU data pipeline is too slow if large)
 
   while (step < last) {
     const uint64_t key = mix(cfg.seed, static_cast<uint64_t>(step) + 1);
     std::mt19937_64 rng(mix(key, 0x1e7e15));
-    at::Tensor x = make_batch(data, cfg.augment, cfg.seed, key, run.rank * b_local, (run.rank + 1) * b_local, false, true);
-    const double lr = lr_at(cfg, step);
+    const auto tw = std::chrono::steady_clock::now();
+    at::Tensor x = next_batch.get().to(device);
+    data_wait_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - tw).count();
+    if (step + 1 < last) next_batch = std::async(std::launch::async, batch_for, step + 1);
+    const double lr = lr_at(sched, step);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 
     StepLosses sl;
@@ -486,7 +510,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
                        "; lower lr or enable grad clipping");
     opt.zero_grad();
     sl.total.backward();
-    if (pg) {
+    if (dp.active()) {
       std::vector<at::Tensor> grads;
       for (auto& p : params)
         if (p.grad().defined()) grads.push_back(p.grad());
@@ -495,9 +519,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
         for (auto& g : grads) v.push_back(g.flatten());
         return v;
       }());
-      std::vector<at::Tensor> bufs{flat};
-      pg->allreduce(bufs)->wait();
-      flat.div_(run.world_size);
+      dp.allreduce_mean(flat);
       int64_t off = 0;
       for (auto& g : grads) {
         g.copy_(flat.slice(0, off, off + g.numel()).view_as(g));
@@ -505,25 +527,16 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       }
     }
     double loss_value = sl.total.item<double>();
-    if (pg) {  // log the global batch's loss: the mean of the processes' losses
+    if (dp.active()) {  // log the global batch's loss: the mean of the processes' losses
       at::Tensor l = at::tensor({loss_value, sl.full, sl.levels, sl.vq}, at::kDouble);
-      std::vector<at::Tensor> lb{l};
-      pg->allreduce(lb)->wait();
-      l.div_(run.world_size);
+      dp.allreduce_mean(l);
       loss_value = l[0].item<double>(), sl.full = l[1].item<double>(), sl.levels = l[2].item<double>(), sl.vq = l[3].item<double>();
     }
     double gnorm = cfg.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip) : 0.0;
     opt.step();
     // Codebook usage; gather ids of all processes so that dead-code decisions agree.
-    at::Tensor ids = sl.ids.flatten();
+    at::Tensor ids = dp.allgather(sl.ids.flatten().cpu());
     at::Tensor zs = sl.z;
-    if (pg) {
-      std::vector<std::vector<at::Tensor>> outs(1);
-      for (int r = 0; r < run.world_size; ++r) outs[0].push_back(at::empty_like(ids));
-      std::vector<at::Tensor> in{ids};
-      pg->allgather(outs, in)->wait();
-      ids = at::cat(outs[0]);
-    }
     usage += at::bincount(ids, {}, cfg.tokenizer.codebook_size);
     ++step;
     if (cfg.dead_code_every > 0 && step >= cfg.vq_warmup_steps && step % cfg.dead_code_every == 0) {
@@ -535,23 +548,40 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
         std::mt19937_64 drng(mix(key, 0xdead));
         at::Tensor pick = at::empty({n_dead}, at::kLong);
         for (int64_t i = 0; i < n_dead; ++i) pick[i] = static_cast<int64_t>(drng() % static_cast<uint64_t>(zs.size(0)));
-        at::Tensor znew = zs.index_select(0, pick);
-        if (pg) {
-          std::vector<at::Tensor> b{znew};
-          pg->broadcast(b)->wait();
-        }
+        at::Tensor znew = zs.index_select(0, pick.to(zs.device())).cpu();
+        dp.broadcast(znew);
+        znew = znew.to(device);
         at::Tensor P = model->quantize->embedding_proj->weight;  // (D,D)
         at::Tensor E = at::matmul(znew, at::linalg_pinv(P.t()));
-        model->quantize->embedding->weight.index_copy_(0, dead, E.to(model->quantize->embedding->weight.scalar_type()));
+        model->quantize->embedding->weight.index_copy_(0, dead.to(device), E.to(model->quantize->embedding->weight.scalar_type()));
       }
       if (main_rank) metrics << json{{"step", step}, {"dead_codes_reset", n_dead}}.dump() << "\n";
       usage.zero_();
     }
     if (!ema.empty()) {
       at::NoGradGuard ng;
-      for (auto& [k, t] : io::state_dict(*model)) ema[k].mul_(cfg.ema_decay).add_(t.detach(), 1 - cfg.ema_decay);
+      for (auto& [k, t] : io::state_dict(*model)) {
+        if (at::isFloatingType(t.scalar_type())) ema[k].mul_(cfg.ema_decay).add_(t.detach(), 1 - cfg.ema_decay);
+        else ema[k].copy_(t);  // integer/bool buffers are copied, not averaged
+      }
     }
     ++steps_timed;
+    if (run.time_limit_s > 0 && step == first_step + 10) t10 = std::chrono::steady_clock::now();
+    if (run.time_limit_s > 0 && step == first_step + 30 && step < last) {
+      // Fit the rest of the cosine schedule into the time left, at the speed of steps 10..30
+      // (the first steps are slower: allocator and cuDNN autotuning warm-up).
+      const auto now = std::chrono::steady_clock::now();
+      const double spent = std::chrono::duration<double>(now - t0).count();
+      const double per_step = std::chrono::duration<double>(now - t10).count() / 20.0;
+      const int64_t fit = step + static_cast<int64_t>(std::max(0.0, run.time_limit_s - spent) / per_step);
+      if (fit < last) {
+        last = std::max<int64_t>(step + 1, fit);
+        sched.steps = last;
+        bar.set_total(last);
+        if (main_rank)
+          log::info(str_cat("--time-limit: ", per_step, " s/step, schedule shortened to ", last, " steps"));
+      }
+    }
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double sps = static_cast<double>(steps_timed * cfg.batch_size) / el;
     char extra[160];
@@ -561,7 +591,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
     if (main_rank && (step % cfg.log_every == 0 || step == last)) {
       json j = {{"step", step},     {"lr", lr},          {"loss", loss_value}, {"loss_full", sl.full},
                 {"loss_levels", sl.levels}, {"loss_vq", sl.vq}, {"grad_norm", gnorm},     {"samples_per_s", sps},
-                {"elapsed_s", el}};
+                {"elapsed_s", el}, {"data_wait_s", data_wait_s}};
       metrics << j.dump() << "\n";
       metrics.flush();
     }

@@ -51,6 +51,8 @@ struct Stage1Run {
   int64_t max_steps = -1;  // stop early at this step (still writes a checkpoint); -1: cfg.steps
   int rank = 0, world_size = 1;   // data parallel (Gloo through a FileStore)
   std::string store_path;         // shared file for the process-group rendezvous
+  std::string device = "cpu";     // "cpu" or "cuda" (batches are made on the CPU either way)
+  double time_limit_s = 0;        // > 0: after 20 steps, shorten the schedule to end within this time
 };
 
 // Trains, writing checkpoints and metrics; returns the last step reached.
