@@ -20,6 +20,7 @@ struct TrainArgs {
   std::string store;
   std::string device = "cpu";
   double time_limit_min = 0;
+  std::string init;
 };
 
 int run_train(const TrainArgs& a) {
@@ -34,6 +35,7 @@ int run_train(const TrainArgs& a) {
   run.world_size = a.world_size;
   run.store_path = a.store;
   run.device = a.device;
+  run.init_from = a.init;
   run.time_limit_s = a.time_limit_min * 60.0;
   if (a.nproc > 1) {
     // Single-machine launcher: this process is rank 0; it starts ranks 1..n-1 as copies of itself.
@@ -96,6 +98,8 @@ HIMTOK_COMMAND(train_tokenizer, 40) {
   sub->add_option("--max-steps", a->max_steps, "Stop at this step (checkpointed; resume later)");
   sub->add_option("--device", a->device, "cpu or cuda (one GPU; batches are prepared on the CPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+  sub->add_option("--init", a->init, "Start from this tokenizer file (fine-tuning); a resumed run ignores it")
+      ->check(CLI::ExistingFile);
   sub->add_option("--time-limit", a->time_limit_min,
                   "Minutes: after 20 steps, shorten the cosine schedule so that the run ends in time");
   sub->add_option("--nproc", a->nproc, "Data-parallel processes on this machine (Gloo)");

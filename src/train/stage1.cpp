@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -64,6 +65,7 @@ std::string Stage1Config::to_json() const {
   j["ckpt_every"] = ckpt_every;
   j["val_masks"] = val_masks;
   j["seed"] = seed;
+  if (data_seed != 0) j["data_seed"] = data_seed;
   return j.dump(2);
 }
 
@@ -122,6 +124,7 @@ Stage1Config Stage1Config::from_json(const std::string& text, const std::string&
       else if (k == "ckpt_every") c.ckpt_every = v.get<int64_t>();
       else if (k == "val_masks") c.val_masks = v.get<int64_t>();
       else if (k == "seed") c.seed = v.get<uint64_t>();
+      else if (k == "data_seed") c.data_seed = v.get<uint64_t>();
       else if (k == "comment" || k == "_comment") continue;
       else throw InputError(str_cat(ctx, ": unknown field '", k, "'"));
     }
@@ -194,11 +197,14 @@ Dataset open_data(const Stage1Config& cfg) {
 
 // (n, 3, S, S) inputs for items [begin, end) of `key`'s batch.
 at::Tensor make_batch(const Dataset& d, const data::AugmentOptions& aug, uint64_t seed, uint64_t key, int64_t begin,
-                      int64_t end, bool val, bool augment) {
+                      int64_t end, bool val, bool augment, int threads) {
   const int64_t S = aug.side, n = end - begin;
   at::Tensor x = at::empty({n, S, S}, at::kFloat);
+  float* out = x.data_ptr<float>();
   std::vector<std::string> errors(static_cast<size_t>(n));
-  at::parallel_for(0, n, 1, [&](int64_t b0, int64_t b1) {
+  // Plain threads, not at::parallel_for: this runs on the prefetch thread, where an OpenMP
+  // parallel region would get one thread. Item b is a pure function of (key, begin + b).
+  auto work = [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       try {
         uint64_t item = mix(key, static_cast<uint64_t>(begin + b));
@@ -208,12 +214,17 @@ at::Tensor make_batch(const Dataset& d, const data::AugmentOptions& aug, uint64_
           o.p_crop = o.p_zoom_out = o.p_hflip = o.p_vflip = o.p_morph = 0;
         }
         FloatMap f = data::augment_mask(m, seed, item, o);
-        std::memcpy(x[b].data_ptr<float>(), f.data.data(), f.data.size() * sizeof(float));
+        std::memcpy(out + b * S * S, f.data.data(), f.data.size() * sizeof(float));
       } catch (const std::exception& e) {
         errors[static_cast<size_t>(b)] = e.what();
       }
     }
-  });
+  };
+  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, n));
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < nt; ++t) pool.emplace_back(work, n * t / nt, n * (t + 1) / nt);
+  work(0, n / nt);
+  for (auto& th : pool) th.join();
   for (auto& e : errors) HIMTOK_CHECK_INPUT(e.empty(), e);
   return x.unsqueeze(1).expand({n, 3, S, S}).contiguous();
 }
@@ -365,7 +376,7 @@ json evaluate(tok::HiMT& model, const at::Tensor& val_x) {
 // The loop
 
 int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
-  tok::set_threads(run.threads);
+  const int n_threads = tok::set_threads(run.threads);
   fs::create_directories(run.out_dir);
   const bool main_rank = run.rank == 0;
   const std::string ckpt_path = (fs::path(run.out_dir) / "checkpoint.safetensors").string();
@@ -389,6 +400,12 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
 
   torch::manual_seed(cfg.seed);
   tok::HiMT model(cfg.tokenizer);  // initialised on the CPU generator: the same weights on any device
+  if (!run.init_from.empty() && !(run.resume && fs::exists(ckpt_path))) {
+    // Fine-tuning: start from a tokenizer file (strict: every key, every shape).
+    io::Weights w = io::Weights::open(run.init_from);
+    io::load_state_dict_strict(*model, w, "");
+    if (main_rank) log::info(str_cat("initialised from ", run.init_from));
+  }
   model->to(device);
   model->train();
   Dataset data = open_data(cfg);
@@ -451,7 +468,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   // Fixed validation inputs (no augmentation).
   at::Tensor val_x;
   if (main_rank && cfg.val_masks > 0)
-    val_x = make_batch(data, cfg.augment, cfg.seed, mix(cfg.seed, 0xFA11), 0, cfg.val_masks, true, false).to(device);
+    val_x = make_batch(data, cfg.augment, cfg.seed, mix(cfg.seed, 0xFA11), 0, cfg.val_masks, true, false, n_threads).to(device);
 
   Stage1Config sched = cfg;  // the schedule's length may shrink to fit --time-limit (see below)
   int64_t last = run.max_steps >= 0 ? std::min(run.max_steps, cfg.steps) : cfg.steps;
@@ -475,8 +492,8 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   };
   // Batches are made on the CPU one step ahead, while the device works on the current one.
   auto batch_for = [&](int64_t s) {
-    const uint64_t key = mix(cfg.seed, static_cast<uint64_t>(s) + 1);
-    return make_batch(data, cfg.augment, cfg.seed, key, run.rank * b_local, (run.rank + 1) * b_local, false, true);
+    const uint64_t key = mix(cfg.data_seed != 0 ? cfg.data_seed : cfg.seed, static_cast<uint64_t>(s) + 1);
+    return make_batch(data, cfg.augment, cfg.seed, key, run.rank * b_local, (run.rank + 1) * b_local, false, true, n_threads);
   };
   std::future<at::Tensor> next_batch;
   if (step < last) next_batch = std::async(std::launch::async, batch_for, step);

@@ -37,7 +37,8 @@ struct Stage1Config {
   bool bf16 = false;               // CPU autocast to bf16 (matmuls/convs), norms in fp32
   int64_t log_every = 10, eval_every = 500, ckpt_every = 100;
   int64_t val_masks = 128;
-  uint64_t seed = 1;
+  uint64_t seed = 1;               // model init, train/val split, validation set, batches
+  uint64_t data_seed = 0;          // if set, the training batches' seed instead (fine-tuning on fresh draws)
 
   std::string to_json() const;
   static Stage1Config from_json(const std::string& text, const std::string& context);
@@ -52,6 +53,7 @@ struct Stage1Run {
   int rank = 0, world_size = 1;   // data parallel (Gloo through a FileStore)
   std::string store_path;         // shared file for the process-group rendezvous
   std::string device = "cpu";     // "cpu" or "cuda" (batches are made on the CPU either way)
+  std::string init_from;          // a tokenizer file to start from (fine-tuning; ignored on resume)
   double time_limit_s = 0;        // > 0: after 20 steps, shorten the schedule to end within this time
 };
 
