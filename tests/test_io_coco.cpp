@@ -16,30 +16,19 @@
 #include "data/coco_source.h"
 #include "io/coco.h"
 #include "io/rle.h"
-#include "sha256.h"
+#include "oracle_helpers.h"
 
 using himtok::InputError;
 using himtok::Mask;
 using namespace himtok::io;
 using json = nlohmann::json;
+using himtok::test::bbox_of;
+using himtok::test::mask_sha;
+using himtok::test::read_jsonl;
 
 namespace {
 
 std::string data_path(const std::string& rel) { return std::string(HIMTOK_TEST_DATA) + "/" + rel; }
-
-std::vector<json> read_jsonl(const std::string& rel) {
-  std::ifstream f(data_path(rel));
-  EXPECT_TRUE(f.good()) << rel;
-  std::vector<json> rows;
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) rows.push_back(json::parse(line));
-  return rows;
-}
-
-std::string mask_sha(const Mask& m) { return himtok::test::sha256_hex(m.data); }
-
-Bbox bbox_of(const json& j) { return {j[0].get<double>(), j[1].get<double>(), j[2].get<double>(), j[3].get<double>()}; }
 
 // Expects InputError whose message is one line and contains `part`.
 template <typename F>

@@ -16,12 +16,15 @@
 #include "common/error.h"
 #include "io/image.h"
 #include "io/rle.h"
-#include "sha256.h"
+#include "oracle_helpers.h"
 
 using himtok::InputError;
 using himtok::Mask;
 using namespace himtok::io;
 using json = nlohmann::json;
+using himtok::test::bbox_of;
+using himtok::test::mask_sha;
+using himtok::test::read_jsonl;
 
 namespace {
 
@@ -32,20 +35,6 @@ json read_json(const std::string& rel) {
   EXPECT_TRUE(f.good()) << rel;
   return json::parse(f);
 }
-
-std::vector<json> read_jsonl(const std::string& rel) {
-  std::ifstream f(data_path(rel));
-  EXPECT_TRUE(f.good()) << rel;
-  std::vector<json> rows;
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) rows.push_back(json::parse(line));
-  return rows;
-}
-
-std::string mask_sha(const Mask& m) { return himtok::test::sha256_hex(m.data); }
-
-Bbox bbox_of(const json& j) { return {j[0].get<double>(), j[1].get<double>(), j[2].get<double>(), j[3].get<double>()}; }
 
 Mask mask_from_rows(const json& rows, int64_t h, int64_t w) {
   Mask m(h, w);

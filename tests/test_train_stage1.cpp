@@ -11,10 +11,12 @@
 #include <random>
 #include <thread>
 
+#include "io/weights.h"
 #include "loss/hml.h"
 #include "common/error.h"
 #include "test_helpers.h"
 #include "train/checkpoint.h"
+#include "train/stage1.h"
 
 using namespace himtok;
 namespace fs = std::filesystem;
@@ -39,6 +41,15 @@ std::map<int64_t, double> losses(const std::string& dir) {
     if (j.contains("loss")) out[j["step"].get<int64_t>()] = j["loss"].get<double>();
   }
   return out;
+}
+
+// Writes the micro config with some fields replaced to `path`; returns `path`.
+std::string micro_config_with(const std::string& path, const nlohmann::json& overrides) {
+  nlohmann::json cfg;
+  std::ifstream(kConfig) >> cfg;
+  for (auto it = overrides.begin(); it != overrides.end(); ++it) cfg[it.key()] = it.value();
+  std::ofstream(path) << cfg.dump();
+  return path;
 }
 
 int64_t checkpoint_step(const std::string& dir) {
@@ -118,6 +129,57 @@ TEST(Stage1, ExportedTokenizerLoadsAndEncodes) {
   r = test::run_cli("encode --model " + d + "/tok.safetensors --ids " + test::data_path("himtok-examples/masks/1.png"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), ','), 31);
+}
+
+// --init loads every weight of a tokenizer file: with lr 0 and no dead-code restarts, one step
+// leaves the weights exactly as given. A file of another preset is refused (strict loading).
+TEST(Stage1, InitStartsFromTheGivenWeights) {
+  const std::string a = fresh_dir("init_src"), b = fresh_dir("init_dst");
+  ASSERT_EQ(test::run_cli("-q train-tokenizer --config " + kConfig + " --out " + a + " --threads 1 --max-steps 3").code, 0);
+  ASSERT_EQ(test::run_cli("-q export-tokenizer --fp32 --checkpoint " + a + "/checkpoint.safetensors --out " + a + "/tok.safetensors").code, 0);
+  const std::string cfg_path = micro_config_with(b + ".json", {{"lr", 0.0}, {"dead_code_every", 0}, {"ema_decay", 0.0}});
+  auto r = test::run_cli("-q train-tokenizer --config " + cfg_path + " --out " + b + " --threads 1 --max-steps 1 --init " + a + "/tok.safetensors");
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(test::run_cli("-q export-tokenizer --fp32 --checkpoint " + b + "/checkpoint.safetensors --out " + b + "/tok.safetensors").code, 0);
+  auto wa = io::Weights::open(a + "/tok.safetensors"), wb = io::Weights::open(b + "/tok.safetensors");
+  ASSERT_EQ(wa.names(), wb.names());
+  for (const auto& k : wa.names()) EXPECT_TRUE(wa.get(k).equal(wb.get(k))) << k;
+  // The 'tiny' preset's file does not fit the 'micro' model.
+  const std::string tiny = micro_config_with(fresh_dir("init_tiny") + ".json", {{"tokenizer", "tiny"}});
+  r = test::run_cli("-q train-tokenizer --config " + tiny + " --out " + fresh_dir("init_bad2") + " --max-steps 1 --init " + a + "/tok.safetensors");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("tok.safetensors"), std::string::npos) << r.err;  // names the file and the keys
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+}
+
+// --time-limit fits the schedule to the budget after 30 steps: a 1000-step config with a
+// 0.02-minute budget stops long before step 1000, and its checkpoint records the shorter schedule.
+TEST(Stage1, TimeLimitShortensTheSchedule) {
+  const std::string d = fresh_dir("time_limit");
+  const std::string cfg_path = micro_config_with(d + ".json", {{"steps", 1000}, {"eval_every", 0}, {"ckpt_every", 1000}});
+  auto r = test::run_cli("train-tokenizer --config " + cfg_path + " --out " + d + " --threads 1 --time-limit 0.02");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("schedule shortened"), std::string::npos) << r.err;
+  const int64_t last = checkpoint_step(d);
+  EXPECT_GE(last, 31);
+  EXPECT_LT(last, 1000);
+  train::Checkpoint ck;
+  ASSERT_TRUE(train::load_checkpoint(d + "/checkpoint.safetensors", ck));
+  EXPECT_EQ(ck.meta.at("config").at("steps").get<int64_t>(), last);
+}
+
+// Every stage-1 config in configs/ parses strictly (unknown fields are errors) and names data.
+TEST(Stage1, ShippedConfigsLoadStrictly) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(std::string(HIMTOK_SOURCE_DIR) + "/configs")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("tokenizer_", 0) != 0) continue;
+    train::Stage1Config c = train::Stage1Config::from_file(e.path().string());
+    EXPECT_FALSE(c.data.empty()) << name;
+    EXPECT_EQ(c.augment.side, c.tokenizer.image_size) << name;
+    ++n;
+  }
+  EXPECT_GE(n, 6);
 }
 
 // Paper Appendix A: 3 distinct levels l in [1,32) with p_l proportional to 1/(l+8).

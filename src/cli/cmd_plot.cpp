@@ -68,11 +68,19 @@ int run_plot(const PlotArgs& a) {
     }
   }
   HIMTOK_CHECK_INPUT(!loss.empty() || !eval.empty(), "plot-metrics: no known metric in the given files");
-  Image top = io::line_chart(loss, a.title + ": training loss", "step", 360, 800, a.log_y);
-  Image bottom = io::line_chart(eval, a.title + ": validation mIoU by token count", "step", 360, 800, false);
-  Image img = io::make_canvas(top.h + bottom.h, 800);
-  io::paste(img, top, 0, 0, top.w, top.h);
-  io::paste(img, bottom, 0, top.h, bottom.w, bottom.h);
+  // One panel per kind of metric present (runs without evaluations, e.g. the LMM's, get one).
+  std::vector<Image> panels;
+  if (!loss.empty()) panels.push_back(io::line_chart(loss, a.title + ": training loss", "step", 360, 800, a.log_y));
+  if (!eval.empty())
+    panels.push_back(io::line_chart(eval, a.title + ": validation mIoU by token count", "step", 360, 800, false));
+  int64_t h = 0;
+  for (const auto& p : panels) h += p.h;
+  Image img = io::make_canvas(h, 800);
+  int64_t y = 0;
+  for (const auto& p : panels) {
+    io::paste(img, p, 0, y, p.w, p.h);
+    y += p.h;
+  }
   io::save_image(a.out, img);
   log::info("wrote " + a.out);
   return 0;

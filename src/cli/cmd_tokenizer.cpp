@@ -12,6 +12,7 @@
 #include "io/image.h"
 #include "io/resize.h"
 #include "io/safetensors.h"
+#include "lmm/response.h"
 #include "tokenizer/token_string.h"
 #include "tokenizer/tokenizer.h"
 
@@ -84,7 +85,12 @@ Source read_source(const DecodeArgs& a, int64_t K) {
   int given = !a.tokens.empty() + !a.ids.empty() + !a.logits.empty();
   HIMTOK_CHECK_INPUT(given == 1, "decode: give exactly one of --tokens, --ids, --logits");
   Source s;
-  if (!a.tokens.empty()) s.ids = tok::parse_token_string(a.tokens, K, 32);
+  if (!a.tokens.empty()) {
+    for (int id : lmm::parse_mask_tokens(a.tokens, 32)) {
+      HIMTOK_CHECK_INPUT(id < K, "--tokens: mask token id ", id, " is out of range [0,", K, ")");
+      s.ids.push_back(id);
+    }
+  }
   if (!a.ids.empty()) s.ids = tok::parse_id_list(a.ids, K, 32);
   if (!a.logits.empty()) {
     io::SafeTensors st = io::SafeTensors::open(a.logits);

@@ -479,21 +479,21 @@ double local_search(Polygon& poly, const Mask& mask) {
   st.uni = mask.area() + st.raster.area() - st.inter;
   const int dirs[8][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {1, -1}, {-1, 1}, {-1, -1}};
   const size_t v = poly.qx.size();
+  // Moves vertex i to (nx, ny) on the 256 grid if that raises the IoU.
+  auto try_move = [&](size_t i, int nx, int ny) {
+    if (nx < 0 || ny < 0 || nx > 255 || ny > 255) return false;
+    int64_t di = 0, du = 0;
+    move_delta(st, i, coord(nx, mask.w), coord(ny, mask.h), &di, &du, /*apply=*/false);
+    if (!(iou_of(st.inter + di, st.uni + du) > iou_of(st.inter, st.uni) + 1e-12)) return false;
+    move_delta(st, i, coord(nx, mask.w), coord(ny, mask.h), &di, &du, /*apply=*/true);
+    poly.qx[i] = nx, poly.qy[i] = ny;
+    return true;
+  };
   for (int step : {8, 4, 2, 1}) {
     for (int pass = 0; pass < 12; ++pass) {
       bool improved = false;
       for (size_t i = 0; i < v; ++i) {
-        for (const auto& d : dirs) {
-          int nx = poly.qx[i] + d[0] * step, ny = poly.qy[i] + d[1] * step;
-          if (nx < 0 || ny < 0 || nx > 255 || ny > 255) continue;
-          int64_t di = 0, du = 0;
-          move_delta(st, i, coord(nx, mask.w), coord(ny, mask.h), &di, &du, /*apply=*/false);
-          if (iou_of(st.inter + di, st.uni + du) > iou_of(st.inter, st.uni) + 1e-12) {
-            move_delta(st, i, coord(nx, mask.w), coord(ny, mask.h), &di, &du, /*apply=*/true);
-            poly.qx[i] = nx, poly.qy[i] = ny;
-            improved = true;
-          }
-        }
+        for (const auto& d : dirs) improved |= try_move(i, poly.qx[i] + d[0] * step, poly.qy[i] + d[1] * step);
       }
       if (!improved) break;
     }
@@ -503,17 +503,8 @@ double local_search(Polygon& poly, const Mask& mask) {
     bool improved = false;
     for (size_t i = 0; i < v; ++i)
       for (int dy = -2; dy <= 2; ++dy)
-        for (int dx = -2; dx <= 2; ++dx) {
-          int nx = poly.qx[i] + dx, ny = poly.qy[i] + dy;
-          if ((dx == 0 && dy == 0) || nx < 0 || ny < 0 || nx > 255 || ny > 255) continue;
-          int64_t di = 0, du = 0;
-          move_delta(st, i, coord(nx, mask.w), coord(ny, mask.h), &di, &du, /*apply=*/false);
-          if (iou_of(st.inter + di, st.uni + du) > iou_of(st.inter, st.uni) + 1e-12) {
-            move_delta(st, i, coord(nx, mask.w), coord(ny, mask.h), &di, &du, /*apply=*/true);
-            poly.qx[i] = nx, poly.qy[i] = ny;
-            improved = true;
-          }
-        }
+        for (int dx = -2; dx <= 2; ++dx)
+          if (dx != 0 || dy != 0) improved |= try_move(i, poly.qx[i] + dx, poly.qy[i] + dy);
     if (!improved) break;
   }
   return iou_of(st.inter, st.uni);

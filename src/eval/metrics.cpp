@@ -1,6 +1,8 @@
 // Evaluation metrics (see metrics.h for whose definition each follows). No libtorch.
 #include "eval/metrics.h"
 
+#include "lmm/response.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -8,6 +10,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "lmm/response.h"
 
 namespace himtok::eval {
 
@@ -390,89 +393,8 @@ double SemSegMetrics::miou() const {
 // ---------------------------------------------------------------------------------------------
 // Mask perception
 
-namespace {
-
-bool is_word(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-}
-
-// ^([A-E])\.\s*(.+)$ (ignore case) on a stripped string.
-bool option_prefix(const std::string& s, char* letter) {
-  if (s.size() < 3 || s[1] != '.') return false;
-  const char c = static_cast<char>(s[0] >= 'a' && s[0] <= 'z' ? s[0] - 'a' + 'A' : s[0]);
-  if (c < 'A' || c > 'E') return false;
-  // \s* may swallow whitespace (newlines included); (.+)$ needs a non-empty tail without '\n'.
-  const std::string rest = s.substr(2);
-  const size_t last_nl = rest.rfind('\n');
-  if (last_nl != std::string::npos)
-    for (size_t k = 0; k <= last_nl; ++k)
-      if (!is_py_space(rest[k])) return false;
-  *letter = c;
-  return true;
-}
-
-// The VQA-style processPunctuation of the official scorer, including its quirks: the test for
-// "p next to a space" and for "digit,digit" looks at the input, and periodStrip.sub() gets
-// re.UNICODE (= 32) as its count, so at most 32 periods are removed.
-std::string process_punctuation(const std::string& in) {
-  static const char* kPunct[] = {";", "/", "[", "]", "\"", "{", "}", "(", ")", "=", "+", "\\",
-                                 "_", "-", ">", "<", "@", "`", ",", "?", "!"};
-  bool comma_between_digits = false;
-  for (size_t k = 1; k + 1 < in.size(); ++k)
-    if (in[k] == ',' && is_digit(in[k - 1]) && is_digit(in[k + 1])) comma_between_digits = true;
-  std::string out = in;
-  for (const char* p : kPunct) {
-    const char c = p[0];
-    const bool spaced = in.find(std::string(1, c) + " ") != std::string::npos ||
-                        in.find(std::string(" ") + c) != std::string::npos;
-    std::string next;
-    next.reserve(out.size());
-    for (char x : out) {
-      if (x != c)
-        next += x;
-      else if (!(spaced || comma_between_digits))
-        next += ' ';
-    }
-    out = std::move(next);
-  }
-  // (?!<=\d)(\.)(?!\d): a '.' not followed by a digit, at most 32 of them.
-  std::string res;
-  int removed = 0;
-  for (size_t k = 0; k < out.size(); ++k) {
-    if (out[k] == '.' && removed < 32 && !(k + 1 < out.size() && is_digit(out[k + 1]))) {
-      ++removed;
-      continue;
-    }
-    res += out[k];
-  }
-  return res;
-}
-
-}  // namespace
-
-std::string parse_choice(const std::string& answer) {
-  char letter = 0;
-  if (option_prefix(strip_py(answer), &letter)) return std::string(1, letter);
-  std::string a = answer;
-  for (char& c : a)
-    if (c == '\n' || c == '\t') c = ' ';
-  a = strip_py(a);
-  a = process_punctuation(a);
-  a = strip_char(a, '\'');
-  a = strip_char(a, '"');
-  a = strip_char(a, ')');
-  a = strip_char(a, '(');
-  a = ascii_lower(strip_py(a));
-  // \b([A-E])\b, ignore case: the first standalone letter a-e.
-  for (size_t k = 0; k < a.size(); ++k) {
-    const char c = a[k];
-    if (c < 'a' || c > 'e') continue;
-    const bool left = k == 0 || !is_word(static_cast<unsigned char>(a[k - 1]));
-    const bool right = k + 1 == a.size() || !is_word(static_cast<unsigned char>(a[k + 1]));
-    if (left && right) return std::string(1, static_cast<char>(c - 'a' + 'A'));
-  }
-  return a;
-}
+// One implementation of the official scorer's answer processing, shared with the LMM's parsers.
+std::string parse_choice(const std::string& answer) { return lmm::parse_choice_answer(answer); }
 
 bool choice_correct(const std::string& pred, const std::string& gt) {
   std::string p = parse_choice(pred);

@@ -318,6 +318,36 @@ Rle rle_from_bbox(const Bbox& bb, int64_t h, int64_t w) {
 // ---------------------------------------------------------------------------------------------
 // rleMerge
 
+namespace {
+
+// The walk that pycocotools' rleMerge and rleIou share: two run-length encodings of the same area
+// (counts starting with a 0-run), consumed run by run; va/vb are the values of the current runs.
+struct RunWalk {
+  const std::vector<uint32_t>& A;
+  const std::vector<uint32_t>& B;
+  uint32_t ca, cb;
+  bool va = false, vb = false;
+  size_t a = 1, b = 1;
+  RunWalk(const std::vector<uint32_t>& a_, const std::vector<uint32_t>& b_) : A(a_), B(b_), ca(a_[0]), cb(b_[0]) {}
+  uint32_t run() const { return std::min(ca, cb); }  // the length both current runs share
+  // Consumes c pixels of both; returns what remains of the current runs (0 at the end).
+  uint64_t advance(uint32_t c) {
+    ca -= c;
+    if (!ca && a < A.size()) {
+      ca = A[a++];
+      va = !va;
+    }
+    cb -= c;
+    if (!cb && b < B.size()) {
+      cb = B[b++];
+      vb = !vb;
+    }
+    return uint64_t{ca} + cb;
+  }
+};
+
+}  // namespace
+
 Rle rle_merge(const std::vector<Rle>& rles, bool intersect) {
   if (rles.empty()) return Rle{};
   for (size_t i = 0; i < rles.size(); ++i) {
@@ -331,29 +361,16 @@ Rle rle_merge(const std::vector<Rle>& rles, bool intersect) {
   for (size_t i = 1; i < rles.size(); ++i) {
     const std::vector<uint32_t> A = cnts;
     const std::vector<uint32_t> B = padded_counts(rles[i]);
-    uint32_t ca = A[0], cb = B[0], cc = 0;
-    bool v = false, va = false, vb = false;
-    size_t a = 1, b = 1;
-    uint64_t ct = 1;
+    RunWalk w(A, B);
+    uint32_t cc = 0;
+    bool v = false;
     out.clear();
-    while (ct > 0) {
-      uint32_t c = std::min(ca, cb);
+    for (uint64_t ct = 1; ct > 0;) {
+      const uint32_t c = w.run();
       cc += c;
-      ct = 0;
-      ca -= c;
-      if (!ca && a < A.size()) {
-        ca = A[a++];
-        va = !va;
-      }
-      ct += ca;
-      cb -= c;
-      if (!cb && b < B.size()) {
-        cb = B[b++];
-        vb = !vb;
-      }
-      ct += cb;
-      bool vp = v;
-      v = intersect ? (va && vb) : (va || vb);
+      ct = w.advance(c);
+      const bool vp = v;
+      v = intersect ? (w.va && w.vb) : (w.va || w.vb);
       if (v != vp || ct == 0) {
         out.push_back(cc);
         cc = 0;
@@ -399,29 +416,15 @@ namespace {
 
 // The exact walk of rleIou for one pair whose boxes overlap.
 double rle_iou_pair(const std::vector<uint32_t>& A, const std::vector<uint32_t>& B, bool crowd, uint64_t area_dt) {
-  uint32_t ca = A[0], cb = B[0];
-  bool va = false, vb = false;
-  size_t a = 1, b = 1;
-  uint64_t i = 0, u = 0, ct = 1;
-  while (ct > 0) {
-    uint32_t c = std::min(ca, cb);
-    if (va || vb) {
+  RunWalk w(A, B);
+  uint64_t i = 0, u = 0;
+  for (uint64_t ct = 1; ct > 0;) {
+    const uint32_t c = w.run();
+    if (w.va || w.vb) {
       u += c;
-      if (va && vb) i += c;
+      if (w.va && w.vb) i += c;
     }
-    ct = 0;
-    ca -= c;
-    if (!ca && a < A.size()) {
-      ca = A[a++];
-      va = !va;
-    }
-    ct += ca;
-    cb -= c;
-    if (!cb && b < B.size()) {
-      cb = B[b++];
-      vb = !vb;
-    }
-    ct += cb;
+    ct = w.advance(c);
   }
   if (i == 0)
     u = 1;

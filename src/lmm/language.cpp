@@ -11,16 +11,6 @@
 
 namespace himtok::lmm {
 
-namespace {
-
-void init_linear(torch::nn::Linear& l, double std) {
-  torch::NoGradGuard ng;
-  l->weight.normal_(0.0, std);
-  if (l->bias.defined()) l->bias.zero_();
-}
-
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------
 // Rotary embeddings and GQA helpers
 

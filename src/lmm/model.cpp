@@ -10,6 +10,12 @@
 
 namespace himtok::lmm {
 
+void init_linear(torch::nn::Linear& l, double std) {
+  torch::NoGradGuard ng;
+  l->weight.normal_(0.0, std);
+  if (l->bias.defined()) l->bias.zero_();
+}
+
 LmmModelImpl::LmmModelImpl(const LmmConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
   const int64_t r = cfg_.shuffle_factor(), in = cfg_.vision.width * r * r, c = cfg_.llm.hidden;

@@ -34,6 +34,9 @@
 
 namespace himtok::lmm {
 
+// Initialisation shared by the vision and language towers: weight ~ N(0, std^2), bias 0.
+void init_linear(torch::nn::Linear& l, double std);
+
 // ---------------------------------------------------------------------------------------------
 // Maths (stateless)
 

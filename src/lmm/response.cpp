@@ -79,6 +79,23 @@ void finish_warning(MaskSpan& m, int n_expected, const std::string& detail) {
   m.warning = w;
 }
 
+// The end conditions that the text and the id parsers share; true (status set) when the span is over.
+bool span_over(MaskSpan& m, int n_expected, bool at_end, bool at_close) {
+  if (static_cast<int>(m.codes.size()) == n_expected) {
+    m.status = at_close ? MaskStatus::kOk : MaskStatus::kMissingEnd;
+    return true;
+  }
+  if (at_end) {
+    m.status = MaskStatus::kTruncated;
+    return true;
+  }
+  if (at_close) {
+    m.status = MaskStatus::kShort;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 MaskSpan parse_mask_text(const std::string& text, int n_expected) {
@@ -98,21 +115,8 @@ MaskSpan parse_mask_text(const std::string& text, int n_expected) {
     while (pos < text.size() && is_ws(text[pos])) ++pos;
     const bool at_end = pos >= text.size();
     const bool at_close = !at_end && starts_with_at(text, pos, kMaskEnd);
-    if (static_cast<int>(m.codes.size()) == n_expected) {
-      if (at_close) {
-        m.status = MaskStatus::kOk;
-      } else {
-        m.status = MaskStatus::kMissingEnd;
-        detail = at_end ? "end of response" : str_cat("'", snippet(text, pos), "'");
-      }
-      break;
-    }
-    if (at_end) {
-      m.status = MaskStatus::kTruncated;
-      break;
-    }
-    if (at_close) {
-      m.status = MaskStatus::kShort;
+    if (span_over(m, n_expected, at_end, at_close)) {
+      if (m.status == MaskStatus::kMissingEnd) detail = at_end ? "end of response" : str_cat("'", snippet(text, pos), "'");
       break;
     }
     int code = 0;
@@ -159,21 +163,8 @@ MaskSpan parse_mask_ids(const std::vector<int>& ids, const Vocab& vocab, int n_e
   for (;;) {
     const bool at_end = pos >= ids.size();
     const bool at_close = !at_end && ids[pos] == sp.mask_end;
-    if (static_cast<int>(m.codes.size()) == n_expected) {
-      if (at_close) {
-        m.status = MaskStatus::kOk;
-      } else {
-        m.status = MaskStatus::kMissingEnd;
-        detail = at_end ? "end of response" : describe(pos);
-      }
-      break;
-    }
-    if (at_end) {
-      m.status = MaskStatus::kTruncated;
-      break;
-    }
-    if (at_close) {
-      m.status = MaskStatus::kShort;
+    if (span_over(m, n_expected, at_end, at_close)) {
+      if (m.status == MaskStatus::kMissingEnd) detail = at_end ? "end of response" : describe(pos);
       break;
     }
     if (vocab.is_mask_token(ids[pos])) {
@@ -411,7 +402,7 @@ std::string process_punctuation(const std::string& in) {
 
 }  // namespace
 
-char parse_choice(const std::string& text) {
+std::string parse_choice_answer(const std::string& text) {
   const std::string s = py_strip(text);
   // ^([A-E])\.\s*(.+)$ on the stripped text (IGNORECASE).
   if (s.size() >= 3 && std::strchr("ABCDEabcde", s[0]) != nullptr && s[1] == '.') {
@@ -420,7 +411,7 @@ char parse_choice(const std::string& text) {
     bool ok = true;
     if (last_nl != std::string::npos)
       for (size_t i = 0; i <= last_nl; ++i) ok = ok && is_ws(rest[i]);
-    if (ok) return static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+    if (ok) return std::string(1, static_cast<char>(std::toupper(static_cast<unsigned char>(s[0]))));
   }
   std::string a = text;
   for (char& c : a)
@@ -437,9 +428,14 @@ char parse_choice(const std::string& text) {
     if (a[i] < 'a' || a[i] > 'e') continue;
     const bool left = i == 0 || !is_word(a[i - 1]);
     const bool right = i + 1 == a.size() || !is_word(a[i + 1]);
-    if (left && right) return static_cast<char>(a[i] - 'a' + 'A');
+    if (left && right) return std::string(1, static_cast<char>(a[i] - 'a' + 'A'));
   }
-  return 0;
+  return a;
+}
+
+char parse_choice(const std::string& text) {
+  const std::string a = parse_choice_answer(text);  // a letter A-E, or the processed (lowercase) text
+  return a.size() == 1 && a[0] >= 'A' && a[0] <= 'E' ? a[0] : 0;
 }
 
 }  // namespace himtok::lmm

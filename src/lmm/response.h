@@ -80,5 +80,8 @@ YesNo parse_yes_no(const std::string& text);
 // upstream). Returns 'A'..'E', or 0 if none; the official scorer then maps anything not in A-D to
 // 'A'. Non-ASCII bytes count as word characters.
 char parse_choice(const std::string& text);
+// The same, returning the letter as a string, or (no letter) the processed answer text, as the
+// official scorer's process() does; eval::parse_choice is this function.
+std::string parse_choice_answer(const std::string& text);
 
 }  // namespace himtok::lmm

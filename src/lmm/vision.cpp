@@ -8,16 +8,6 @@
 
 namespace himtok::lmm {
 
-namespace {
-
-void init_linear(torch::nn::Linear& l, double std) {
-  torch::NoGradGuard ng;
-  l->weight.normal_(0.0, std);
-  if (l->bias.defined()) l->bias.zero_();
-}
-
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------
 // Pixel shuffle (ps_version v2), a line-by-line port of InternVLChatModel.pixel_shuffle
 

@@ -18,49 +18,6 @@ std::string format_id_list(const std::vector<int64_t>& ids) {
   return s;
 }
 
-static std::string excerpt(const std::string& s, size_t pos) {
-  std::string e = s.substr(pos, 24);
-  return e.size() < s.size() - pos ? e + "..." : e;
-}
-
-std::vector<int64_t> parse_token_string(const std::string& s, int64_t codebook_size, int64_t max_tokens) {
-  const std::string start = "<|mt_start|>", end = "<|mt_end|>", pre = "<|mt_";
-  size_t pos = 0;
-  auto skip_ws = [&] {
-    while (pos < s.size() && std::isspace(static_cast<unsigned char>(s[pos]))) ++pos;
-  };
-  skip_ws();
-  HIMTOK_CHECK_INPUT(s.compare(pos, start.size(), start) == 0, "token string: expected '<|mt_start|>' at offset ", pos,
-                     ", got '", excerpt(s, pos), "'");
-  pos += start.size();
-  std::vector<int64_t> ids;
-  for (;;) {
-    skip_ws();
-    HIMTOK_CHECK_INPUT(pos < s.size(), "token string: missing '<|mt_end|>'");
-    if (s.compare(pos, end.size(), end) == 0) {
-      pos += end.size();
-      break;
-    }
-    HIMTOK_CHECK_INPUT(s.compare(pos, pre.size(), pre) == 0, "token string: expected '<|mt_N|>' at offset ", pos,
-                       ", got '", excerpt(s, pos), "'");
-    size_t p = pos + pre.size(), q = p;
-    while (q < s.size() && std::isdigit(static_cast<unsigned char>(s[q])) && q - p < 9) ++q;
-    HIMTOK_CHECK_INPUT(q > p && s.compare(q, 2, "|>") == 0, "token string: malformed mask token at offset ", pos, ": '",
-                       excerpt(s, pos), "'");
-    int64_t id = std::stoll(s.substr(p, q - p));
-    HIMTOK_CHECK_INPUT(id < codebook_size, "token string: mask token id ", id, " is out of range [0,", codebook_size,
-                       ")");
-    ids.push_back(id);
-    HIMTOK_CHECK_INPUT(static_cast<int64_t>(ids.size()) <= max_tokens, "token string: more than ", max_tokens,
-                       " mask tokens");
-    pos = q + 2;
-  }
-  skip_ws();
-  HIMTOK_CHECK_INPUT(pos == s.size(), "token string: unexpected text after '<|mt_end|>': '", excerpt(s, pos), "'");
-  HIMTOK_CHECK_INPUT(!ids.empty(), "token string: no mask tokens between '<|mt_start|>' and '<|mt_end|>'");
-  return ids;
-}
-
 std::vector<int64_t> parse_id_list(const std::string& s, int64_t codebook_size, int64_t max_tokens) {
   std::vector<int64_t> ids;
   size_t pos = 0;
