@@ -32,9 +32,9 @@ at::Tensor blur_label(const at::Tensor& target, double sigma) {
   for (auto& v : g) v /= sum;
   auto conv1d = [&](const at::Tensor& x, int64_t n, bool along_h) {
     const int64_t rr = std::min(r, n - 1);  // farther taps only ever meet the zero padding
-    at::Tensor k = at::empty({2 * rr + 1}, at::kDouble);
-    for (int64_t i = -rr; i <= rr; ++i) k[i + rr] = g[i + r];
-    k = k.to(x.device(), x.scalar_type());
+    // Taps g[r-rr .. r+rr], built in one op (this runs for every level of every training step).
+    at::Tensor k = at::tensor(at::ArrayRef<double>(g.data() + (r - rr), static_cast<size_t>(2 * rr + 1)), at::kDouble)
+                       .to(x.device(), x.scalar_type());
     const at::Tensor no_bias;
     if (along_h) return at::conv2d(x, k.view({1, 1, 2 * rr + 1, 1}), no_bias, at::IntArrayRef{1, 1}, at::IntArrayRef{rr, 0});
     return at::conv2d(x, k.view({1, 1, 1, 2 * rr + 1}), no_bias, at::IntArrayRef{1, 1}, at::IntArrayRef{0, rr});

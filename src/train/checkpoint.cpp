@@ -57,8 +57,9 @@ void put_optimizer(Checkpoint& ck, torch::optim::AdamW& opt, const std::vector<a
     if (it == state.end()) continue;
     auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
     const std::string p = "optim." + std::to_string(i) + ".";
-    ck.tensors[p + "exp_avg"] = s.exp_avg().cpu().clone();
-    ck.tensors[p + "exp_avg_sq"] = s.exp_avg_sq().cpu().clone();
+    // A CPU copy (one copy from any device: .cpu().clone() would copy twice off the CPU).
+    ck.tensors[p + "exp_avg"] = s.exp_avg().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true);
+    ck.tensors[p + "exp_avg_sq"] = s.exp_avg_sq().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true);
     ck.tensors[p + "step"] = at::full({1}, static_cast<double>(s.step()), at::kDouble);
   }
 }
