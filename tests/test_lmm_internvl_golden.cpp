@@ -389,6 +389,10 @@ TEST_F(InternVL, MaskValidityBoundary) {
                                            .item<double>()
                                      : 0.0;
     EXPECT_NEAR(sum, chk[key]["mask_abs_sum"].get<double>(), 0.05) << key;
+    // A cut answer is reported (the CLI stops on it with exit 2).
+    bool reported = false;
+    for (const auto& w : sr.warnings) reported = reported || w.find("cut short") != std::string::npos;
+    EXPECT_EQ(reported, !sr.has_mask()) << key;
   }
 }
 
@@ -577,5 +581,27 @@ TEST_F(InternVL, EvalRefsegPlumbingOnTheRefcocogFixture) {
   }
   EXPECT_EQ(n, 15);
   EXPECT_EQ(rep["ciou"].get<double>(), 0.0);
+  // REC rows (evaluate_grounding.py layout): random weights give no parsable box, which the
+  // official rule scores as (0, 0, 0, 0).
+  {
+    std::ofstream rec(tmp / "rec.jsonl");
+    rec << R"({"image": "coco/)" << refs[0].image_file << R"(", "sent": "a woman", "bbox": [10, 20, 200, 300], "width": )"
+        << refs[0].mask.w << R"(, "height": )" << refs[0].mask.h << "}\n";
+  }
+  const auto rr = test::run_cli("eval-refseg --threads 2 --max-tiles 1 --model " + dir + " --data " +
+                                (tmp / "rec.jsonl").string() + " --images " + (tmp / "images").string() + " --rows " +
+                                (tmp / "rec_rows.jsonl").string());
+  ASSERT_EQ(rr.code, 0) << rr.err;
+  const json rj = json::parse(rr.out);
+  EXPECT_EQ(rj["task"], "rec");
+  EXPECT_EQ(rj["n"].get<int>(), 1);
+  std::ifstream rrows(tmp / "rec_rows.jsonl");
+  std::string rl;
+  ASSERT_TRUE(static_cast<bool>(std::getline(rrows, rl)));
+  const json row = json::parse(rl);
+  EXPECT_TRUE(row["question"].get<std::string>().find("<ref>Meet all the descriptions: 1. a woman. 2. a woman. </ref>") !=
+              std::string::npos);
+  const auto want = lmm::official_rec_box(row["answer"].get<std::string>(), refs[0].mask.w, refs[0].mask.h);
+  EXPECT_EQ(row["box"].get<std::vector<double>>(), std::vector<double>(want.begin(), want.end()));
   fs::remove_all(tmp);
 }
