@@ -169,6 +169,16 @@ TEST(InternVLPreprocess, CandidateOrderAndGrids) {
   EXPECT_THROW(lmm::closest_tile_grid(640, 480, lmm::max_tiles_supported() + 1, 448), himtok::InputError);
 }
 
+// The golden inputs are PIL 9.4 + libjpeg decodes of the example photos: ours must be the same bytes.
+TEST(InternVLPreprocess, JpegDecodesAsPil) {
+  const std::vector<std::pair<std::string, std::string>> photos = {{"0", "wide"}, {"1", "landscape"}, {"3", "portrait"}};
+  for (const auto& [file, name] : photos) {
+    const Image img = io::load_image(data_path("himtok-examples/images/" + file + ".jpg"), 3);
+    const at::Tensor got = at::from_blob(const_cast<uint8_t*>(img.data.data()), {img.h, img.w, 3}, at::kByte);
+    EXPECT_TRUE(got.equal(g("preprocess.safetensors", "input." + name))) << file << ".jpg";
+  }
+}
+
 TEST(InternVLPreprocess, TilesArePilExact) {
   for (const auto& [name, max_num] : std::vector<std::pair<std::string, int>>{
            {"wide", 4}, {"landscape", 4}, {"portrait", 4}}) {
@@ -532,7 +542,8 @@ TEST_F(InternVL, CliSegmentJsonAndBadInput) {
   io::save_image((tmp / "wide.png").string(), wide);
   // The golden RES question, unforced, 8 steps: the official prompt ids and generated ids.
   const std::string q = manifest()["prompts"]["res"]["question"].get<std::string>();
-  auto r = test::run_cli("segment --threads 2 --model " + dir + " --image " + (tmp / "wide.png").string() +
+  // From the JPEG file itself (decoded as PIL decodes it): photo in, official ids out.
+  auto r = test::run_cli("segment --threads 2 --model " + dir + " --image " + data_path("himtok-examples/images/0.jpg") +
                          " --prompt '" + q + "' --max-new-tokens 8 --json -o " + (tmp / "m.png").string());
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
