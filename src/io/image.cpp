@@ -4,23 +4,56 @@
 #include <stb/stb_image_write.h>
 
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
 #include <filesystem>
 #include <memory>
 
 #include "common/error.h"
+#include "io/limits.h"
 
 namespace himtok::io {
+
+// PNG, JPEG (SOI marker) and BMP signatures.
+static bool known_format(const uint8_t* b, size_t n) {
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n >= 8 && std::memcmp(b, kPng, 8) == 0) return true;
+  if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) return true;
+  return n >= 2 && b[0] == 'B' && b[1] == 'M';
+}
+
+Image decode_image(const uint8_t* bytes, size_t n, int channels, const std::string& what) {
+  HIMTOK_CHECK_INPUT(channels >= 0 && channels <= 4, what, ": cannot load with ", channels, " channels");
+  HIMTOK_CHECK_INPUT(n > 0, what, ": empty file");
+  HIMTOK_CHECK_INPUT(n <= static_cast<size_t>(INT32_MAX), what, ": ", n, " bytes, larger than stb can read (2 GiB)");
+  HIMTOK_CHECK_INPUT(known_format(bytes, n), what, ": cannot read image (not a PNG, JPEG or BMP file)");
+  const int len = static_cast<int>(n);
+  int w = 0, h = 0, c = 0;
+  // The header alone: refuse decompression bombs before stb allocates for them.
+  HIMTOK_CHECK_INPUT(stbi_info_from_memory(bytes, len, &w, &h, &c) != 0, what, ": cannot read image (",
+                     stbi_failure_reason(), ")");
+  check_pixel_budget(h, w, str_cat(what, ": image"));
+  int n_stored = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(bytes, len, &w, &h, &n_stored, channels),
+                                               stbi_image_free);
+  HIMTOK_CHECK_INPUT(px != nullptr, what, ": cannot read image (", stbi_failure_reason(), ")");
+  HIMTOK_CHECK_INPUT(w > 0 && h > 0, what, ": empty image");
+  check_pixel_budget(h, w, str_cat(what, ": image"));  // the decoder's own idea of the size
+  Image img(h, w, channels ? channels : n_stored);
+  std::copy(px.get(), px.get() + img.data.size(), img.data.begin());
+  return img;
+}
 
 Image load_image(const std::string& path, int channels) {
   HIMTOK_CHECK_INPUT(channels >= 0 && channels <= 4, path, ": cannot load with ", channels, " channels");
   HIMTOK_CHECK_INPUT(std::filesystem::exists(path), path, ": no such file");
-  int w = 0, h = 0, n = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &n, channels), stbi_image_free);
-  HIMTOK_CHECK_INPUT(px != nullptr, path, ": cannot read image (", stbi_failure_reason(), ")");
-  HIMTOK_CHECK_INPUT(w > 0 && h > 0, path, ": empty image");
-  Image img(h, w, channels ? channels : n);
-  std::copy(px.get(), px.get() + img.data.size(), img.data.begin());
-  return img;
+  std::ifstream f(path, std::ios::binary);
+  HIMTOK_CHECK_INPUT(f.good(), path, ": cannot open");
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  HIMTOK_CHECK_INPUT(!f.bad(), path, ": read error");
+  return decode_image(bytes.data(), bytes.size(), channels, path);
 }
 
 Mask load_mask(const std::string& path, int threshold) {
