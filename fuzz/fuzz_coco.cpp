@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& a : ds.annotations) {
     const io::CocoImage* im = ds.find_image(a.image_id);
     const int64_t h = im ? im->h : a.segmentation.rle.h, w = im ? im->w : a.segmentation.rle.w;
-    if (h < 0 || w < 0 || h * w > kMaxFuzzPixels) continue;
+    if (h < 0 || w < 0 || (h > 0 && w > kMaxFuzzPixels / h)) continue;  // h * w could overflow
     fuzz::expect_ok_or_input_error([&] {
       io::Rle r = io::annotation_to_rle(ds, a);
       io::rle_check(r, "annotation");

@@ -43,8 +43,9 @@ for t in $TARGETS; do
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$B/logs/$t.log" | grep -o '[0-9]*$' || echo "?")
   cov=$(grep -o 'cov: [0-9]*' "$B/logs/$t.log" | tail -1 | grep -o '[0-9]*' || echo "?")
-  crashes=$(ls "$B/artifacts/$t" | wc -l)
-  printf '%-24s rc=%-3s execs=%-10s cov=%-6s corpus=%-6s crash_files=%s\n' "$t" "$rc" "$execs" "$cov" \
+  # crash-, leak-, timeout- and oom- files are findings; slow-unit- files are only notes.
+  crashes=$(find "$B/artifacts/$t" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+  printf '%-24s rc=%-3s execs=%-10s cov=%-6s corpus=%-6s findings=%s\n' "$t" "$rc" "$execs" "$cov" \
     "$(ls "$B/corpus/$t" | wc -l)" "$crashes"
   [ "$rc" = 0 ] || failed=1
 done

@@ -111,6 +111,15 @@ TEST(ReliabilityInputs, JpegClaimingHugeSizeIsRefusedBeforeDecoding) {
   expect_input_error([] { decode(jpeg_claiming(65000, 65000)); }, "pixels exceed the limit");
 }
 
+// Found by fuzz_image: a DHT segment with more than 256 codes makes stb_image 2.27 write past
+// its Huffman size table; it is refused before stb runs (stbi_info included).
+TEST(ReliabilityInputs, JpegHuffmanTableOverflowIsRefused) {
+  const std::string p = test::data_path("reliability/stb_dht_overflow.jpg");
+  expect_input_error([&] { io::load_image(p); }, "corrupt JPEG: a Huffman table of");
+  // A real JPEG still loads.
+  EXPECT_GT(io::load_image(test::data_path("himtok-examples/images/0.jpg")).w, 0);
+}
+
 TEST(ReliabilityInputs, OnlyPngJpegBmpReachTheDecoder) {
   expect_input_error([] { decode("GIF89a\x01\x00\x01\x00"); }, "not a PNG, JPEG or BMP file");
   expect_input_error([] { decode(std::string("\x00", 1)); }, "not a PNG, JPEG or BMP file");

@@ -24,11 +24,51 @@ static bool known_format(const uint8_t* b, size_t n) {
   return n >= 2 && b[0] == 'B' && b[1] == 'M';
 }
 
+// stb_image 2.27 (Debian 12's libstb) writes past its 257-entry Huffman size table when a DHT
+// segment declares more than 256 codes (found by fuzz/fuzz_image; upstream checks n > 256 since
+// 2.28). Walk the JPEG's markers as stb does and refuse such tables before stb sees any byte
+// (stbi_info parses the tables too). Between markers, entropy-coded data is skipped: 0xFF00 is a
+// stuffed byte, RSTn and TEM have no length, 0xFF fill bytes repeat.
+static void check_jpeg_huffman_tables(const uint8_t* b, size_t n, const std::string& what) {
+  auto at = [&](size_t i) -> size_t { return i < n ? b[i] : 0; };  // stb reads 0 past the end
+  size_t i = 2;  // after SOI
+  while (i + 1 < n) {
+    if (b[i] != 0xff || b[i + 1] == 0xff) {
+      ++i;
+      continue;
+    }
+    const uint8_t m = b[i + 1];
+    if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    if (m == 0xd9) return;  // EOI
+    const size_t len = at(i + 2) << 8 | at(i + 3);  // counts its own 2 bytes
+    if (m != 0xc4) {
+      i += 2 + len;
+      continue;
+    }
+    // DHT: tables of [class/id byte, 16 code counts, the codes] until the length is used up.
+    int64_t left = static_cast<int64_t>(len) - 2;
+    size_t p = i + 4;
+    while (left > 0) {
+      size_t codes = 0;
+      for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
+      HIMTOK_CHECK_INPUT(codes <= 256, what, ": cannot read image (corrupt JPEG: a Huffman table of ", codes,
+                         " codes, at most 256)");
+      p += 17 + codes;
+      left -= static_cast<int64_t>(17 + codes);
+    }
+    i = p;
+  }
+}
+
 Image decode_image(const uint8_t* bytes, size_t n, int channels, const std::string& what) {
   HIMTOK_CHECK_INPUT(channels >= 0 && channels <= 4, what, ": cannot load with ", channels, " channels");
   HIMTOK_CHECK_INPUT(n > 0, what, ": empty file");
   HIMTOK_CHECK_INPUT(n <= static_cast<size_t>(INT32_MAX), what, ": ", n, " bytes, larger than stb can read (2 GiB)");
   HIMTOK_CHECK_INPUT(known_format(bytes, n), what, ": cannot read image (not a PNG, JPEG or BMP file)");
+  if (bytes[0] == 0xff) check_jpeg_huffman_tables(bytes, n, what);
   const int len = static_cast<int>(n);
   int w = 0, h = 0, c = 0;
   // The header alone: refuse decompression bombs before stb allocates for them.
