@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -97,18 +98,20 @@ Image decode(const std::string& bytes) {
 }  // namespace
 
 TEST(ReliabilityInputs, PngClaimingHugeSizeIsRefusedBeforeDecoding) {
-  // 100000 x 100000 = 10^10 pixels: 10 GB if stb were allowed to allocate for it.
-  expect_input_error([] { decode(png_claiming(100000, 100000)); }, "pixels exceed the limit");
-  // Just past the budget (2^14 x 2^14 + one row) vs. a legal but truncated file.
-  expect_input_error([] { decode(png_claiming(16384, 16385)); }, "exceed the limit of 268435456");
+  // Just past the budget: 2^14 x (2^14 + 1) gray pixels (stb itself would accept up to 2^30 bytes).
+  expect_input_error([] { decode(png_claiming(16384, 16385)); }, "16385x16384 pixels exceed the limit of 268435456");
+  // 100000 x 100000 = 10^10 pixels: stb's own header check (2^30 bytes) answers first.
+  expect_input_error([] { decode(png_claiming(100000, 100000)); }, "cannot read image (too large)");
+  // A legal size but truncated data.
   expect_input_error([] { decode(png_claiming(64, 64)); }, "cannot read image");
   const std::string p = tmp("bomb.png");
-  write_bytes(p, png_claiming(100000, 100000));
-  expect_input_error([&] { io::load_mask(p); }, p + ": image: 100000x100000 pixels exceed the limit");
+  write_bytes(p, png_claiming(16384, 16385));
+  expect_input_error([&] { io::load_mask(p); }, p + ": image: 16385x16384 pixels exceed the limit");
 }
 
 TEST(ReliabilityInputs, JpegClaimingHugeSizeIsRefusedBeforeDecoding) {
-  expect_input_error([] { decode(jpeg_claiming(65000, 65000)); }, "pixels exceed the limit");
+  // 20000 x 20000 = 4e8 pixels (under stb's own 2^31-byte limit, over ours).
+  expect_input_error([] { decode(jpeg_claiming(20000, 20000)); }, "20000x20000 pixels exceed the limit");
 }
 
 // Found by fuzz_image: a DHT segment with more than 256 codes makes stb_image 2.27 write past
@@ -128,7 +131,7 @@ TEST(ReliabilityInputs, OnlyPngJpegBmpReachTheDecoder) {
 
 TEST(ReliabilityInputs, CliRefusesAnImageBombWithOneLine) {
   const std::string p = tmp("bomb_cli.png");
-  write_bytes(p, png_claiming(60000, 60000));
+  write_bytes(p, png_claiming(16384, 16385));
   auto r = test::run_cli("encode --model " + test::data_path("golden/weights.safetensors") + " --config " +
                          test::data_path("golden/config.json") + " " + p);
   EXPECT_EQ(r.code, 2) << r.err;
@@ -273,8 +276,8 @@ namespace {
 
 // Rewrites one record of a torch.save zip archive (the writer recomputes offsets and CRCs).
 std::vector<char> replace_record(const std::vector<char>& archive, const std::string& name, const std::string& bytes) {
-  caffe2::serialize::PyTorchStreamReader reader(
-      std::make_shared<caffe2::serialize::IStreamAdapter>(new std::istringstream(std::string(archive.begin(), archive.end()))));
+  std::istringstream in(std::string(archive.begin(), archive.end()));
+  caffe2::serialize::PyTorchStreamReader reader(&in);
   std::vector<char> out;
   {
     caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, size_t n) {
@@ -296,8 +299,8 @@ std::vector<char> replace_record(const std::vector<char>& archive, const std::st
 }
 
 std::string record(const std::vector<char>& archive, const std::string& name) {
-  caffe2::serialize::PyTorchStreamReader reader(
-      std::make_shared<caffe2::serialize::IStreamAdapter>(new std::istringstream(std::string(archive.begin(), archive.end()))));
+  std::istringstream in(std::string(archive.begin(), archive.end()));
+  caffe2::serialize::PyTorchStreamReader reader(&in);
   auto [ptr, n] = reader.getRecord(name);
   return std::string(static_cast<const char*>(ptr.get()), n);
 }
@@ -324,7 +327,7 @@ TEST(ReliabilityInputs, PthWhosePickleAsksForAbsurdSizesIsRefused) {
     std::string sizes, expect;
   };
   const Case cases[] = {
-      {std::string("(K\x07K\xfft", 6), "needs 7140 bytes, its storage holds 364"},  // 7 x 255 floats
+      {std::string("(K\x07K\xfft", 6), "needs 1332 bytes, its storage holds 364"},  // 7 x 255, strides 13, 1
       {"(K\x07" + long1(int64_t{1} << 60) + "t", "'w'"},                       // 2^60 columns
   };
   for (const Case& c : cases) {
