@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "data/masks_sources.h"
 #include "io/image.h"
+#include "io/limits.h"
 
 namespace fs = std::filesystem;
 
@@ -35,12 +36,7 @@ class JsonlSource : public MaskSource, public GroupInfo {
     while (std::getline(f, line)) {
       ++line_no;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
-        throw InputError(str_cat(path_, ":", line_no, ": invalid JSON (", e.what(), ")"));
-      }
+      const nlohmann::json j = io::parse_json(line, str_cat(path_, ":", line_no));  // depth-limited
       HIMTOK_CHECK_INPUT(j.is_object(), path_, ":", line_no, ": expected a JSON object");
       if (!j.contains("mask") || j["mask"].is_null()) {
         ++n_skipped_;

@@ -436,7 +436,7 @@ void add_attribute_expressions(Scene& sc, Pcg32& rng) {
     Expression e;
     e.kind = ExprKind::kAttribute;
     e.desc = d;
-    e.targets = {o.id};
+    e.targets.push_back(o.id);  // not `= {o.id}`: GCC 12 -Wnonnull false positive
     e.text = "the " + d.phrase();
     sc.expressions.push_back(e);
   }
@@ -466,7 +466,7 @@ void add_relation_expressions(Scene& sc, double margin, Pcg32& rng) {
         Expression e;
         e.kind = ExprKind::kRelation;
         e.desc = da;
-        e.targets = {target};
+        e.targets.push_back(target);
         e.anchor = b.id;
         e.anchor_desc = db;
         e.relation = rel;

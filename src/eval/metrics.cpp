@@ -163,7 +163,7 @@ std::string strip_py(const std::string& s) {
   return s.substr(b, e - b);
 }
 
-std::string strip_char(const std::string& s, char c) {
+[[maybe_unused]] std::string strip_char(const std::string& s, char c) {
   size_t b = 0, e = s.size();
   while (b < e && s[b] == c) ++b;
   while (e > b && s[e - 1] == c) --e;

@@ -154,8 +154,10 @@ std::string format_recon_table(const ReconResult& r) {
       double v = -1;
       for (auto& row : r.rows)
         if (row.codec == c && row.tokens == T) v = row.miou_256;
-      std::snprintf(buf, sizeof buf, v < 0 ? " %10s" : " %10.3f", v < 0 ? "-" : "", v);
-      if (v >= 0) std::snprintf(buf, sizeof buf, " %10.3f", v);
+      if (v < 0)
+        std::snprintf(buf, sizeof buf, " %10s", "-");  // no row for this codec and length
+      else
+        std::snprintf(buf, sizeof buf, " %10.3f", v);
       out += buf;
     }
     out += "\n";

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "io/limits.h"
 
 namespace himtok::io {
 
@@ -32,13 +33,7 @@ std::string read_text(const std::string& path) {
 }
 
 json parse_text(const std::string& text, const std::string& name) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    std::string msg = e.what();
-    msg = msg.substr(0, msg.find('\n'));
-    throw InputError(str_cat(name, ": invalid JSON (", msg, ")"));
-  }
+  return parse_json(text, name);  // depth-limited (io/limits.h)
 }
 
 const char* type_name(const json& j) { return j.type_name(); }

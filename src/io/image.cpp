@@ -4,6 +4,7 @@
 #include <stb/stb_image_write.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -12,28 +13,96 @@
 
 #include "common/error.h"
 #include "io/jpeg.h"
+#include "io/limits.h"
 
 namespace himtok::io {
+
+// PNG, JPEG (SOI marker) and BMP signatures.
+static bool known_format(const uint8_t* b, size_t n) {
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n >= 8 && std::memcmp(b, kPng, 8) == 0) return true;
+  if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) return true;
+  return n >= 2 && b[0] == 'B' && b[1] == 'M';
+}
+
+// stb_image 2.27 (Debian 12's libstb) writes past its 257-entry Huffman size table when a DHT
+// segment declares more than 256 codes (found by fuzz/fuzz_image; upstream checks n > 256 since
+// 2.28). Walk the JPEG's markers as stb does and refuse such tables before stb sees any byte
+// (stbi_info parses the tables too). Between markers, entropy-coded data is skipped: 0xFF00 is a
+// stuffed byte, RSTn and TEM have no length, 0xFF fill bytes repeat.
+static void check_jpeg_huffman_tables(const uint8_t* b, size_t n, const std::string& what) {
+  auto at = [&](size_t i) -> size_t { return i < n ? b[i] : 0; };  // stb reads 0 past the end
+  size_t i = 2;  // after SOI
+  while (i + 1 < n) {
+    if (b[i] != 0xff || b[i + 1] == 0xff) {
+      ++i;
+      continue;
+    }
+    const uint8_t m = b[i + 1];
+    if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    if (m == 0xd9) return;  // EOI
+    const size_t len = at(i + 2) << 8 | at(i + 3);  // counts its own 2 bytes
+    if (m != 0xc4) {
+      i += 2 + len;
+      continue;
+    }
+    // DHT: tables of [class/id byte, 16 code counts, the codes] until the length is used up.
+    int64_t left = static_cast<int64_t>(len) - 2;
+    size_t p = i + 4;
+    while (left > 0) {
+      size_t codes = 0;
+      for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
+      HIMTOK_CHECK_INPUT(codes <= 256, what, ": cannot read image (corrupt JPEG: a Huffman table of ", codes,
+                         " codes, at most 256)");
+      p += 17 + codes;
+      left -= static_cast<int64_t>(17 + codes);
+    }
+    i = p;
+  }
+}
+
+Image decode_image(const uint8_t* bytes, size_t n, int channels, const std::string& what) {
+  HIMTOK_CHECK_INPUT(channels >= 0 && channels <= 4, what, ": cannot load with ", channels, " channels");
+  HIMTOK_CHECK_INPUT(n > 0, what, ": empty file");
+  HIMTOK_CHECK_INPUT(n <= static_cast<size_t>(INT32_MAX), what, ": ", n, " bytes, larger than stb can read (2 GiB)");
+  HIMTOK_CHECK_INPUT(known_format(bytes, n), what, ": cannot read image (not a PNG, JPEG or BMP file)");
+  if (bytes[0] == 0xff) check_jpeg_huffman_tables(bytes, n, what);
+  const int len = static_cast<int>(n);
+  int w = 0, h = 0, c = 0;
+  // The header alone: refuse decompression bombs before stb allocates for them.
+  HIMTOK_CHECK_INPUT(stbi_info_from_memory(bytes, len, &w, &h, &c) != 0, what, ": cannot read image (",
+                     stbi_failure_reason(), ")");
+  check_pixel_budget(h, w, str_cat(what, ": image"));
+  if (channels == 3 && bytes[0] == 0xff) {  // photos: libjpeg-turbo, as PIL decodes them (io/jpeg.h)
+    Image img;
+    std::string why;  // CMYK and corrupt files fall through to stb, which reports its own reason
+    if (decode_jpeg_rgb(bytes, n, &img, &why)) {
+      check_pixel_budget(img.h, img.w, str_cat(what, ": image"));
+      return img;
+    }
+  }
+  int n_stored = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(bytes, len, &w, &h, &n_stored, channels),
+                                               stbi_image_free);
+  HIMTOK_CHECK_INPUT(px != nullptr, what, ": cannot read image (", stbi_failure_reason(), ")");
+  HIMTOK_CHECK_INPUT(w > 0 && h > 0, what, ": empty image");
+  check_pixel_budget(h, w, str_cat(what, ": image"));  // the decoder's own idea of the size
+  Image img(h, w, channels ? channels : n_stored);
+  std::copy(px.get(), px.get() + img.data.size(), img.data.begin());
+  return img;
+}
 
 Image load_image(const std::string& path, int channels) {
   HIMTOK_CHECK_INPUT(channels >= 0 && channels <= 4, path, ": cannot load with ", channels, " channels");
   HIMTOK_CHECK_INPUT(std::filesystem::exists(path), path, ": no such file");
-  if (channels == 3) {  // photos: libjpeg-turbo, as PIL decodes them (io/jpeg.h)
-    std::ifstream f(path, std::ios::binary);
-    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    Image img;
-    std::string why;
-    if (bytes.size() > 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff &&
-        decode_jpeg_rgb(bytes.data(), bytes.size(), &img, &why))
-      return img;
-  }
-  int w = 0, h = 0, n = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &n, channels), stbi_image_free);
-  HIMTOK_CHECK_INPUT(px != nullptr, path, ": cannot read image (", stbi_failure_reason(), ")");
-  HIMTOK_CHECK_INPUT(w > 0 && h > 0, path, ": empty image");
-  Image img(h, w, channels ? channels : n);
-  std::copy(px.get(), px.get() + img.data.size(), img.data.begin());
-  return img;
+  std::ifstream f(path, std::ios::binary);
+  HIMTOK_CHECK_INPUT(f.good(), path, ": cannot open");
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  HIMTOK_CHECK_INPUT(!f.bad(), path, ": read error");
+  return decode_image(bytes.data(), bytes.size(), channels, path);
 }
 
 Mask load_mask(const std::string& path, int threshold) {

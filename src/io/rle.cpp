@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "io/limits.h"
 
 namespace himtok::io {
 
@@ -84,6 +85,7 @@ Rle rle_encode(const Mask& mask) {
 
 Mask rle_decode(const Rle& rle) {
   rle_check(rle, "RLE");
+  check_pixel_budget(rle.h, rle.w, "RLE");  // maskApi's 2^32 pixels would be a 4 GiB mask
   Mask m(rle.h, rle.w, 0);
   uint64_t pos = 0;  // column-major pixel index
   const uint64_t h = static_cast<uint64_t>(rle.h);

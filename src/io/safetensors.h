@@ -52,6 +52,19 @@ class SafeTensors {
   std::map<std::string, std::string> metadata_;
 };
 
+// The parsers behind SafeTensors::open, on bytes in memory (fuzz/ and the tests call them too).
+// parse_safetensors: a whole file (u64 header size, JSON header, data); the views point into
+// `bytes`. Limits (InputError naming `what`): header <= 100 MiB and nested <= 64 levels, every
+// shape's element count and byte size fit in int64, offsets inside the data, no overlaps.
+struct SafeTensorsContents {
+  std::map<std::string, TensorView> tensors;
+  std::map<std::string, std::string> metadata;
+};
+SafeTensorsContents parse_safetensors(const uint8_t* bytes, size_t n, const std::string& what);
+// parse_weight_map: model.safetensors.index.json text -> {tensor name: shard file name}. Shard
+// names must be plain file names in the index's folder (no '/', not "." or "..").
+std::map<std::string, std::string> parse_weight_map(const std::string& json_text, const std::string& what);
+
 struct TensorWrite {
   std::string name;
   DType dtype;

@@ -63,8 +63,30 @@ TensorWrite from_tensor(const std::string& name, const at::Tensor& t_in) {
   return w;
 }
 
+// libtorch's unpickler sets a tensor's sizes, strides and offset from the pickle without checking
+// them against its storage (the zip record): a hostile archive would make every later read go
+// past the storage. Refuse those views here, before anything reads them.
+static void check_storage_bounds(const at::Tensor& t, const std::string& what) {
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    HIMTOK_CHECK_INPUT(t.size(d) >= 0, what, ": negative size in shape ", shape_str(t.sizes().vec()));
+    if (t.size(d) == 0) return;  // no element is ever read
+  }
+  HIMTOK_CHECK_INPUT(t.storage_offset() >= 0, what, ": negative storage offset ", t.storage_offset());
+  __int128 last = t.storage_offset();  // index of the furthest element, in elements
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    HIMTOK_CHECK_INPUT(t.stride(d) >= 0, what, ": negative stride ", t.stride(d));
+    last += static_cast<__int128>(t.size(d) - 1) * t.stride(d);
+  }
+  const __int128 need = (last + 1) * static_cast<__int128>(t.itemsize());
+  HIMTOK_CHECK_INPUT(t.storage().data() != nullptr || need == 0, what, ": tensor has no storage");
+  HIMTOK_CHECK_INPUT(need <= static_cast<__int128>(t.storage().nbytes()), what, ": shape ", shape_str(t.sizes().vec()),
+                     " (offset ", t.storage_offset(), ") needs ", static_cast<double>(need), " bytes, its storage holds ",
+                     t.storage().nbytes());
+}
+
 static void flatten_ivalue(const c10::IValue& v, const std::string& prefix, TensorMap& out, const std::string& path) {
   if (v.isTensor()) {
+    check_storage_bounds(v.toTensor(), str_cat(path, ": '", prefix, "'"));
     out[prefix] = v.toTensor();
   } else if (v.isGenericDict()) {
     for (const auto& kv : v.toGenericDict()) {

@@ -31,6 +31,11 @@ struct LoadOptions {
   std::string dtype = "fp32";   // "fp32" or "bf16" (matmuls/convs in bf16, norms in fp32)
 };
 
+// Thread safety: encode, decode_ids, decode_probs and decode_logits are const in effect (they read
+// the weights, grad mode is thread-local): one MaskTokenizer may serve several threads at once
+// (tests/test_reliability_threads.cpp). load/random, moving, and destroying one must not overlap
+// any call on it. set_threads (and LoadOptions::threads, applied by load) changes libtorch's
+// process-wide intra-op thread count: call it before starting threads.
 class MaskTokenizer {
  public:
   static MaskTokenizer load(const LoadOptions& opt);

@@ -500,6 +500,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   const int64_t first_step = step;
   auto t10 = std::chrono::steady_clock::now();
   double data_wait_s = 0;  // time the loop waited for batches (the CPU data pipeline is too slow if large)
+  NonFiniteGuard non_finite;
 
   while (step < last) {
     const uint64_t key = mix(cfg.seed, static_cast<uint64_t>(step) + 1);
@@ -523,8 +524,6 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
         at::autocast::clear_cache();
       }
     }
-    HIMTOK_CHECK_INPUT(std::isfinite(sl.total.item<double>()), "training diverged: loss is NaN/Inf at step ", step,
-                       "; lower lr or enable grad clipping");
     opt.zero_grad();
     sl.total.backward();
     if (dp.active()) {
@@ -550,6 +549,15 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       loss_value = l[0].item<double>(), sl.full = l[1].item<double>(), sl.levels = l[2].item<double>(), sl.vq = l[3].item<double>();
     }
     double gnorm = cfg.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip) : 0.0;
+    // NaN/Inf loss or gradient: no update (the values are global, so every process agrees); the
+    // guard stops the run after 3 in a row (train/checkpoint.h), leaving the last checkpoint.
+    if (!non_finite.accept(loss_value, gnorm, step, ckpt_path)) {
+      opt.zero_grad();
+      log::warn(str_cat("step ", step, ": loss ", loss_value, ", gradient norm ", gnorm, ": step skipped"));
+      if (main_rank) metrics << json{{"step", step}, {"skipped", "non-finite loss or gradient"}}.dump() << "\n";
+      ++step;
+      continue;
+    }
     opt.step();
     // Codebook usage; gather ids of all processes so that dead-code decisions agree.
     at::Tensor ids = dp.allgather(sl.ids.flatten().cpu());
