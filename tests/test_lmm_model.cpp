@@ -329,6 +329,11 @@ TEST_F(LmmModelTest, Bfloat16RunsCloseToFloat32) {
   const at::Tensor px = at::randn({1, 3, 32, 32});
   const at::Tensor ref = model->forward(ids, px);
   model->to(at::kBFloat16);
+  // bf16 weights, fp32 activations (the released files on a CPU): weights converted as used.
+  const at::Tensor mixed = model->forward(ids, px);
+  EXPECT_EQ(mixed.scalar_type(), at::kFloat);
+  EXPECT_LT(((mixed - ref).pow(2).sum() / ref.pow(2).sum()).item<float>(), 1e-2f);
+  model->set_compute_dtype(at::kBFloat16);
   const at::Tensor low = model->forward(ids, px);
   EXPECT_EQ(low.scalar_type(), at::kBFloat16);
   // NMSE = |low - ref|^2 / |ref|^2 (bf16 keeps ~3 significant digits; measured ~1e-4 here).
@@ -365,3 +370,24 @@ TEST_F(LmmModelTest, ImagePrepNormalisesWithImagenetStatistics) {
 
 }  // namespace
 }  // namespace himtok::lmm
+
+// The bf16-weight linear (lmm/layers.h) against libtorch's own fp32 linear on the widened weights:
+// the dot-product kernel (1..4 rows), the blocked GEMM path (more rows), odd sizes and a bias.
+TEST(LmmLayers, Bf16WeightLinearMatchesTorch) {
+  torch::NoGradGuard ng;
+  at::manual_seed(3);
+  for (int64_t m : {1, 3, 4, 5, 37}) {
+    for (int64_t k : {7, 64, 1000}) {
+      const at::Tensor w = at::randn({300, k}).to(at::kBFloat16);
+      const at::Tensor b = at::randn({300});
+      const at::Tensor x = at::randn({m, k});
+      const at::Tensor want = at::linear(x, w.to(at::kFloat), b);
+      const at::Tensor got = himtok::lmm::linear(x, w, b);
+      EXPECT_EQ(got.scalar_type(), at::kFloat);
+      EXPECT_LE((got - want).abs().max().item<float>(), 1e-4f * std::sqrt(static_cast<float>(k))) << m << "x" << k;
+    }
+  }
+  // (B, L, K) inputs keep their leading shape.
+  const at::Tensor w = at::randn({16, 8}).to(at::kBFloat16);
+  EXPECT_EQ(himtok::lmm::linear(at::randn({2, 3, 8}), w, at::Tensor()).sizes(), (std::vector<int64_t>{2, 3, 16}));
+}

@@ -32,6 +32,12 @@ inline constexpr const char* kMaskDecoderPrefix = "mask_decoder.";
 struct InferenceSettings {
   bool use_system = true;   // the internvl2_5 system turn (official); tiny runs may drop it
   int64_t image_side = 0;   // pixel side fed to the ViT; 0 = config.vision.image_size
+  // Set for released (Hugging Face) models, never stored in our files: the official batch_chat
+  // (dynamic tiles, BOS, pad id, the official mask-validity rule, config.json's system message).
+  bool released = false;
+  int max_tiles = 1;             // dynamic_preprocess max_num; 1 = one stretched tile (our models)
+  std::string system_message;    // "" = the template's
+  int64_t pad_id = -1;           // llm_config.pad_token_id (-1: the vocabulary's)
   std::string to_json() const;
   static InferenceSettings from_json(const std::string& text, const std::string& origin);
 };
@@ -54,6 +60,14 @@ struct LmmBundle {
   // InputError naming the file for: not a bundle (kind), missing metadata, a missing / extra /
   // mis-shaped tensor, a vocabulary that disagrees with the stored token ids.
   static LmmBundle load(const std::string& path);
+  // A released InternVL2.5-HiMTok Hugging Face folder, read as the official code reads it, with the
+  // weights memory-mapped and used in place (lmm/hf_folder.cpp). `path` is the folder.
+  static LmmBundle load_hf(const std::string& path);
+  // True when `path` is a folder holding config.json (a Hugging Face model folder).
+  static bool is_hf_folder(const std::string& path);
+  // Moves the model to `device` ("cpu" | "cuda" | "cuda:N") and sets the compute dtype ("fp32" |
+  // "bf16"); weights stored in another dtype stay as they are on the CPU (converted as used).
+  void to_device(const std::string& device, const std::string& dtype);
   // Atomic write. as_bf16: float tensors stored as bf16 (shipping); training keeps fp32.
   void save(const std::string& path, bool as_bf16 = false) const;
 

@@ -49,17 +49,14 @@ RmsNormImpl::RmsNormImpl(int64_t dim, double eps) : eps_(eps) {
 at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
   const at::Tensor xf = x.to(at::kFloat);
   const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  return weight * normed.to(x.scalar_type());
+  return as_dtype(weight, x.scalar_type()) * normed.to(x.scalar_type());
 }
 
 DecoderAttentionImpl::DecoderAttentionImpl(const LmmConfig& cfg)
     : n_heads_(cfg.llm.n_heads), n_kv_heads_(cfg.llm.n_kv_heads), head_dim_(cfg.llm.head_dim()) {
   const int64_t c = cfg.llm.hidden;
-  wqkv = register_module(
-      "wqkv", torch::nn::Linear(torch::nn::LinearOptions(c, (n_heads_ + 2 * n_kv_heads_) * head_dim_).bias(false)));
-  wo = register_module("wo", torch::nn::Linear(torch::nn::LinearOptions(n_heads_ * head_dim_, c).bias(false)));
-  init_linear(wqkv, cfg.init_std);
-  init_linear(wo, cfg.init_std / std::sqrt(2.0 * cfg.llm.n_layers));
+  wqkv = register_module("wqkv", Linear(c, (n_heads_ + 2 * n_kv_heads_) * head_dim_, false, cfg.init_std));
+  wo = register_module("wo", Linear(n_heads_ * head_dim_, c, false, cfg.init_std / std::sqrt(2.0 * cfg.llm.n_layers)));
 }
 
 at::Tensor DecoderAttentionImpl::forward(const at::Tensor& x, const RotaryTables& rot, const at::Tensor& blocked,
@@ -88,12 +85,9 @@ at::Tensor DecoderAttentionImpl::forward(const at::Tensor& x, const RotaryTables
 
 FeedForwardImpl::FeedForwardImpl(const LmmConfig& cfg) {
   const int64_t c = cfg.llm.hidden, f = cfg.llm.ffn_hidden;
-  w1 = register_module("w1", torch::nn::Linear(torch::nn::LinearOptions(c, f).bias(false)));
-  w3 = register_module("w3", torch::nn::Linear(torch::nn::LinearOptions(c, f).bias(false)));
-  w2 = register_module("w2", torch::nn::Linear(torch::nn::LinearOptions(f, c).bias(false)));
-  init_linear(w1, cfg.init_std);
-  init_linear(w3, cfg.init_std);
-  init_linear(w2, cfg.init_std / std::sqrt(2.0 * cfg.llm.n_layers));
+  w1 = register_module("w1", Linear(c, f, false, cfg.init_std));
+  w3 = register_module("w3", Linear(c, f, false, cfg.init_std));
+  w2 = register_module("w2", Linear(f, c, false, cfg.init_std / std::sqrt(2.0 * cfg.llm.n_layers)));
 }
 
 at::Tensor FeedForwardImpl::forward(const at::Tensor& x) {
@@ -114,11 +108,7 @@ at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const RotaryTables& ro
 }
 
 DecoderModelImpl::DecoderModelImpl(const LmmConfig& cfg) : cfg_(cfg.llm) {
-  tok_embeddings = register_module("tok_embeddings", torch::nn::Embedding(cfg_.vocab_size, cfg_.hidden));
-  {
-    torch::NoGradGuard ng;
-    tok_embeddings->weight.normal_(0.0, cfg.init_std);
-  }
+  tok_embeddings = register_module("tok_embeddings", Embedding(cfg_.vocab_size, cfg_.hidden, cfg.init_std));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg_.n_layers; ++i) layers->push_back(DecoderLayer(cfg));
   norm = register_module("norm", RmsNorm(cfg_.hidden, cfg_.rms_eps));
@@ -159,9 +149,7 @@ at::Tensor DecoderModelImpl::forward(const at::Tensor& inputs_embeds, const at::
 
 CausalLmImpl::CausalLmImpl(const LmmConfig& cfg) {
   model = register_module("model", DecoderModel(cfg));
-  output =
-      register_module("output", torch::nn::Linear(torch::nn::LinearOptions(cfg.llm.hidden, cfg.llm.vocab_size).bias(false)));
-  init_linear(output, cfg.init_std);
+  output = register_module("output", Linear(cfg.llm.hidden, cfg.llm.vocab_size, false, cfg.init_std));
 }
 
 }  // namespace himtok::lmm

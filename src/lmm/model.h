@@ -21,21 +21,16 @@
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/embedding.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
 #include <vector>
 
 #include "lmm/config.h"
+#include "lmm/layers.h"
 
 namespace himtok::lmm {
-
-// Initialisation shared by the vision and language towers: weight ~ N(0, std^2), bias 0.
-void init_linear(torch::nn::Linear& l, double std);
 
 // ---------------------------------------------------------------------------------------------
 // Maths (stateless)
@@ -68,7 +63,7 @@ class VisionEmbeddingsImpl : public torch::nn::Module {
 
   at::Tensor class_embedding;     // (1, 1, Cv)
   at::Tensor position_embedding;  // (1, 1 + G^2, Cv)
-  torch::nn::Conv2d patch_embedding{nullptr};
+  torch::nn::Conv2d patch_embedding{nullptr};  // (Cv, 3, P, P) + (Cv), stride P (small: filled at construction)
 
  private:
   int64_t grid_;
@@ -80,7 +75,7 @@ class VisionAttentionImpl : public torch::nn::Module {
   explicit VisionAttentionImpl(const LmmConfig& cfg);
   at::Tensor forward(const at::Tensor& x);  // (N, L, Cv) -> (N, L, Cv)
 
-  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  Linear qkv{nullptr}, proj{nullptr};
 
  private:
   int64_t n_heads_;
@@ -92,7 +87,7 @@ class VisionMlpImpl : public torch::nn::Module {
   explicit VisionMlpImpl(const LmmConfig& cfg);
   at::Tensor forward(const at::Tensor& x);  // fc2(gelu(fc1(x))), exact GELU
 
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(VisionMlp);
 
@@ -103,7 +98,7 @@ class VisionLayerImpl : public torch::nn::Module {
 
   VisionAttention attn{nullptr};
   VisionMlp mlp{nullptr};
-  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  LayerNorm norm1{nullptr}, norm2{nullptr};
   at::Tensor ls1, ls2;  // (Cv)
 };
 TORCH_MODULE(VisionLayer);
@@ -159,7 +154,7 @@ class DecoderAttentionImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const RotaryTables& rot, const at::Tensor& blocked, KvCache* cache,
                      int64_t layer);
 
-  torch::nn::Linear wqkv{nullptr}, wo{nullptr};
+  Linear wqkv{nullptr}, wo{nullptr};
 
  private:
   int64_t n_heads_, n_kv_heads_, head_dim_;
@@ -171,7 +166,7 @@ class FeedForwardImpl : public torch::nn::Module {
   explicit FeedForwardImpl(const LmmConfig& cfg);
   at::Tensor forward(const at::Tensor& x);  // w2(silu(w1 x) * w3 x)
 
-  torch::nn::Linear w1{nullptr}, w2{nullptr}, w3{nullptr};
+  Linear w1{nullptr}, w2{nullptr}, w3{nullptr};
 };
 TORCH_MODULE(FeedForward);
 
@@ -197,7 +192,7 @@ class DecoderModelImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& inputs_embeds, const at::Tensor& position_ids, const at::Tensor& key_pad,
                      KvCache* cache = nullptr);
 
-  torch::nn::Embedding tok_embeddings{nullptr};
+  Embedding tok_embeddings{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RmsNorm norm{nullptr};
 
@@ -212,23 +207,48 @@ class CausalLmImpl : public torch::nn::Module {
   explicit CausalLmImpl(const LmmConfig& cfg);
 
   DecoderModel model{nullptr};
-  torch::nn::Linear output{nullptr};  // (V, C), no bias
+  Linear output{nullptr};  // (V, C), no bias
 };
 TORCH_MODULE(CausalLm);
 
 // ---------------------------------------------------------------------------------------------
 // The whole model
 
+// mlp1 (InternVLChatModel): LayerNorm(Cv*r^2) "0", Linear(Cv*r^2, C) "1", GELU, Linear(C, C) "3";
+// the children keep the indices of the official nn.Sequential, so the keys are mlp1.0.*, mlp1.1.*, mlp1.3.*.
+class ProjectorImpl : public torch::nn::Module {
+ public:
+  ProjectorImpl(int64_t in, int64_t hidden, double norm_eps, double init_std);
+  at::Tensor forward(const at::Tensor& x);  // (..., Cv*r^2) -> (..., C)
+
+  LayerNorm norm{nullptr};
+  Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Projector);
+
+// Generation settings of the official batch_chat -> transformers greedy loop.
+struct GenerateOptions {
+  int64_t max_new_tokens = 128;
+  int64_t eos_id = -1;          // stop token (<|im_end|> for the chat template); < 0: never stop
+  int64_t pad_id = 2;           // written after a row has finished (llm_config.pad_token_id)
+  int64_t min_new_tokens = 0;   // eos is forbidden at steps < min_new_tokens (the REC eval uses 1)
+  // A transformers LogitsProcessor: may change scores (B, V) fp32 of step k before the argmax
+  // (constrained decoding, tests that force a response). The recorded logits stay the raw ones.
+  std::function<void(int64_t step, at::Tensor& scores)> processor;
+};
+
 struct GenerateResult {
-  at::Tensor ids;     // (B, K) int64, generated tokens only; after a row's eos it repeats eos_id
+  at::Tensor ids;     // (B, K) int64, generated tokens only; after a row's eos it holds pad_id
   at::Tensor logits;  // (B, K, V) fp32; logits[:, k] produced ids[:, k] (argmax)
   std::vector<int64_t> lengths;  // per row: tokens up to and including the first eos (K if none)
+  double embed_s = 0, prefill_s = 0, decode_s = 0;  // wall time: vision + embeddings, prompt, new tokens
 };
 
 class LmmModelImpl : public torch::nn::Module {
  public:
   // Validates cfg; weights initialised for training from scratch (normal(0, init_std), norms 1,
   // ls1/ls2 = layer_scale_init, attention.wo and feed_forward.w2 scaled by 1/sqrt(2 * llm.n_layers)).
+  // Under SkipInit (lmm/layers.h) the large weights are allocated but not filled (a loader binds them).
   explicit LmmModelImpl(const LmmConfig& cfg);
 
   // pixel_values: (N, 3, S', S') normalised (image_prep.h) -> image embeddings (N, I', C).
@@ -251,17 +271,25 @@ class LmmModelImpl : public torch::nn::Module {
   // or when every row has produced eos_id (eos_id < 0: never).
   GenerateResult generate(const at::Tensor& input_ids, const at::Tensor& pixel_values, int64_t max_new_tokens,
                           int64_t eos_id, const at::Tensor& attention_mask = {});
+  GenerateResult generate(const at::Tensor& input_ids, const at::Tensor& pixel_values, const GenerateOptions& opt,
+                          const at::Tensor& attention_mask = {});
+
+  // The dtype activations are computed in (fp32 by default; weights stored in another dtype, e.g.
+  // bf16 from the released files, are converted as they are used, see lmm/layers.h).
+  at::ScalarType compute_dtype() const { return compute_dtype_; }
+  void set_compute_dtype(at::ScalarType dtype) { compute_dtype_ = dtype; }
 
   const LmmConfig& config() const { return cfg_; }
 
   VisionModel vision_model{nullptr};
-  torch::nn::Sequential mlp1{nullptr};  // LayerNorm(Cv*r^2), Linear(Cv*r^2, C), GELU, Linear(C, C)
+  Projector mlp1{nullptr};
   CausalLm language_model{nullptr};
 
  private:
   // InputError unless input_ids is (B, T) int64 with ids in [0, V) and T <= llm.max_positions.
   void check_ids(const at::Tensor& input_ids) const;
   LmmConfig cfg_;
+  at::ScalarType compute_dtype_ = at::kFloat;
 };
 TORCH_MODULE(LmmModel);
 

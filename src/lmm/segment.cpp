@@ -5,6 +5,7 @@
 #include <torch/nn/module.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "common/error.h"
@@ -20,8 +21,12 @@ struct Segmenter::Impl {
   Templates tpl;
 };
 
-Segmenter Segmenter::load(const std::string& path) {
-  return Segmenter(std::make_shared<LmmBundle>(LmmBundle::load(path)));
+Segmenter Segmenter::load(const std::string& path) { return load(path, "cpu", "fp32"); }
+
+Segmenter Segmenter::load(const std::string& path, const std::string& device, const std::string& dtype) {
+  auto b = std::make_shared<LmmBundle>(LmmBundle::is_hf_folder(path) ? LmmBundle::load_hf(path) : LmmBundle::load(path));
+  if (device != "cpu" || dtype != "fp32" || b->inference.released) b->to_device(device, dtype);
+  return Segmenter(std::move(b));
 }
 
 Segmenter::Segmenter(std::shared_ptr<LmmBundle> bundle) : impl_(std::make_unique<Impl>()) {
@@ -51,11 +56,21 @@ std::string Segmenter::ground_question(const std::string& e) const {
   return fill_template(impl_->tpl.group("ground_instruction").templates.at(0), {e});
 }
 
+namespace {
+at::Device device_of(const torch::nn::Module& m) {
+  for (const auto& p : m.parameters()) return p.device();
+  return at::Device(at::kCPU);
+}
+}  // namespace
+
 std::vector<int> Segmenter::encode_mask(const Mask& mask) const {
   HIMTOK_CHECK_INPUT(mask.h > 0 && mask.w > 0, "encode_mask: empty mask");
   at::NoGradGuard ng;
   auto& md = impl_->b->mask_decoder;
-  at::Tensor ids = md->encode(tok::prepare_stretch(mask, md->cfg.image_size).unsqueeze(0)).q.ids.to(at::kLong).contiguous();
+  at::Tensor ids = md->encode(tok::prepare_stretch(mask, md->cfg.image_size).unsqueeze(0).to(device_of(*md)))
+                       .q.ids.to(at::kLong)
+                       .cpu()
+                       .contiguous();
   return std::vector<int>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
 }
 
@@ -75,18 +90,43 @@ std::string strip(const std::string& s) {
   return s.substr(a, b - a);
 }
 
-// Fills everything but the mask: ids, response, span, mask_logits (rows that produced codes).
-// logits: (T, V) fp32 for the T ids (already cut before eos).
-SegmentResult parse_generation(const LmmBundle& b, std::vector<int> ids, const at::Tensor& logits) {
+// Fills everything but the mask: ids, response, span, mask_logits.
+// row: the generated ids of one row of the batch (the official `sequences` row: eos and pads
+// included), logits (K, V) fp32 on the CPU; len: ids up to and including the first eos.
+SegmentResult parse_generation(const LmmBundle& b, const int64_t* row, int64_t K, int64_t len, const at::Tensor& logits,
+                               bool official) {
+  const int eos = b.vocab.specials().im_end;
   SegmentResult r;
-  r.ids = std::move(ids);
+  r.sequence.assign(row, row + K);
+  int64_t n = len;
+  if (n > 0 && row[n - 1] == eos) --n;
+  r.ids.assign(row, row + n);
   r.response = strip(b.vocab.decode(r.ids));
   r.span = parse_mask_ids(r.ids, b.vocab, kNumMaskTokens);
   if (!r.span.warning.empty()) r.warnings.push_back(r.span.warning);
-  const int64_t n = static_cast<int64_t>(r.span.codes.size());
-  if (r.span.start >= 0 && n > 0) {
-    const int64_t mt0 = b.vocab.specials().mask0;
-    at::Tensor rows = logits.slice(0, r.span.start + 1, r.span.start + 1 + n).slice(1, mt0, mt0 + kCodebookSize);
+  const int64_t mt0 = b.vocab.specials().mask0;
+  if (official) {
+    // batch_chat: s = the first <|mt_start|> of the row; valid iff s + 33 < T; then the logits at
+    // s+1 .. s+32, whatever was generated there (spec §9).
+    r.official_rule = true;
+    int64_t s = -1;
+    for (int64_t k = 0; k < K && s < 0; ++k)
+      if (row[k] == b.vocab.specials().mask_start) s = k;
+    if (s >= 0 && s + kNumMaskTokens + 1 < K) {
+      at::Tensor rows = logits.slice(0, s + 1, s + 1 + kNumMaskTokens).slice(1, mt0, mt0 + kCodebookSize);
+      rows = rows.to(at::kFloat).contiguous();
+      r.mask_logits.assign(rows.data_ptr<float>(), rows.data_ptr<float>() + rows.numel());
+    }
+    if (r.span.start >= 0 && static_cast<int>(r.span.codes.size()) < kNumMaskTokens)
+      r.warnings.push_back(str_cat("the answer's mask is cut short: ", r.span.codes.size(), " of ", kNumMaskTokens,
+                                   " mask tokens after <|mt_start|>; ",
+                                   r.mask_logits.empty() ? "the official rule gives an empty mask"
+                                                         : "the official rule decodes the logits there anyway"));
+    return r;
+  }
+  const int64_t nc = static_cast<int64_t>(r.span.codes.size());
+  if (r.span.start >= 0 && nc > 0) {
+    at::Tensor rows = logits.slice(0, r.span.start + 1, r.span.start + 1 + nc).slice(1, mt0, mt0 + kCodebookSize);
     rows = rows.to(at::kFloat).contiguous();
     r.mask_logits.assign(rows.data_ptr<float>(), rows.data_ptr<float>() + rows.numel());
   }
@@ -109,19 +149,20 @@ static void decode_masks(const LmmBundle& b, const std::vector<SegmentResult*>& 
     r.n_decoded = 0;
     r.prob = FloatMap();
     r.mask = Mask(sizes[i].second, sizes[i].first, 0);
-    const int64_t n = std::min<int64_t>(n_tokens, static_cast<int64_t>(r.span.codes.size()));
+    const int64_t n_rows = static_cast<int64_t>(r.mask_logits.size()) / K;
+    const int64_t avail = from_ids ? static_cast<int64_t>(r.span.codes.size()) : n_rows;
+    const int64_t n = std::min<int64_t>(n_tokens, avail);
     if (n == 0) continue;
     at::Tensor p = at::zeros({L, K}, at::kFloat);
     if (from_ids) {
       for (int64_t k = 0; k < n; ++k) p[k][r.span.codes[static_cast<size_t>(k)]] = 1.f;
     } else {
-      at::Tensor l = at::from_blob(r.mask_logits.data(), {static_cast<int64_t>(r.span.codes.size()), K}, at::kFloat)
-                         .slice(0, 0, n);
+      at::Tensor l = at::from_blob(r.mask_logits.data(), {n_rows, K}, at::kFloat).slice(0, 0, n);
       if (!at::isfinite(l).all().item<bool>()) {
         r.warnings.push_back("non-finite logits at the mask positions; empty mask");
         continue;
       }
-      p.slice(0, 0, n).copy_(at::softmax(l * 2.0, -1));
+      p.slice(0, 0, n).copy_(at::softmax(l * 2.0, -1));  // get_train_tt_probs: softmax(2 * logits)
     }
     todo.push_back(static_cast<int64_t>(i));
     keep.push_back(n);
@@ -131,9 +172,10 @@ static void decode_masks(const LmmBundle& b, const std::vector<SegmentResult*>& 
   tok::HiMT md = b.mask_decoder;  // a holder copy shares the module
   const bool was_training = md->is_training();
   md->eval();
-  at::Tensor z = md->quantize->lookup_probs(at::stack(probs));                  // (R,D,1,L)
-  at::Tensor out = md->decode_z(z, at::tensor(keep, at::kLong)).select(1, 0);   // (R,S,S)
-  out = out.to(at::kFloat).contiguous();
+  const at::Device dev = device_of(*md);
+  at::Tensor z = md->quantize->lookup_probs(at::stack(probs).to(dev));                       // (R,D,1,L)
+  at::Tensor out = md->decode_z(z, at::tensor(keep, at::kLong).to(dev)).select(1, 0);      // (R,S,S)
+  out = out.to(at::kFloat).cpu().contiguous();
   if (was_training) md->train();
   for (size_t j = 0; j < todo.size(); ++j) {
     const size_t i = static_cast<size_t>(todo[j]);
@@ -144,35 +186,63 @@ static void decode_masks(const LmmBundle& b, const std::vector<SegmentResult*>& 
   }
 }
 
+bool Segmenter::released() const { return impl_->b->inference.released; }
+
+std::string Segmenter::with_image_placeholder(const std::string& question) {
+  size_t n = 0;
+  for (size_t p = question.find("<image>"); p != std::string::npos; p = question.find("<image>", p + 1)) ++n;
+  HIMTOK_CHECK_INPUT(n <= 1, "the question holds ", n, " <image> placeholders for one image");
+  return n == 1 ? question : "<image>\n" + question;
+}
+
 std::vector<SegmentResult> Segmenter::run(const std::vector<Query>& queries, const SegmentOptions& opt) const {
+  using clock = std::chrono::steady_clock;
+  auto seconds = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
   check_options(opt);
   LmmBundle& b = *impl_->b;
+  const InferenceSettings& inf = b.inference;
   const LmmConfig& cfg = b.config();
   const int64_t side = b.image_side();
+  const int max_tiles = opt.max_tiles > 0 ? opt.max_tiles : inf.max_tiles;
+  HIMTOK_CHECK_INPUT(max_tiles >= 1 && max_tiles <= max_tiles_supported(), "--max-tiles: ", max_tiles,
+                     " is outside 1..", max_tiles_supported());
+  const int64_t per_tile = cfg.n_image_tokens(side);
   ChatOptions chat;
-  chat.n_image_tokens = static_cast<int>(cfg.n_image_tokens(side));
-  chat.use_system = b.inference.use_system;
-  const int64_t pad = std::max(0, b.vocab.specials().pad);
+  chat.use_system = inf.use_system;
+  chat.system_override = inf.system_message;
   const int64_t eos = b.vocab.specials().im_end;
+  const int64_t pad = inf.released ? inf.pad_id : std::max(0, b.vocab.specials().pad);
+  const at::Device dev = device_of(*b.model);
 
   const bool was_training = b.model->is_training();
   b.model->eval();
   std::vector<SegmentResult> out(queries.size());
   for (size_t c0 = 0; c0 < queries.size(); c0 += static_cast<size_t>(opt.batch_size)) {
+    auto t_pre = clock::now();
     const size_t c1 = std::min(queries.size(), c0 + static_cast<size_t>(opt.batch_size));
     const int64_t B = static_cast<int64_t>(c1 - c0);
     std::vector<std::vector<int>> prompts;
-    std::vector<Image> images;
+    std::vector<at::Tensor> pixels;
+    std::vector<int> n_tiles;
     std::vector<std::pair<int64_t, int64_t>> sizes;
     size_t T = 0;
     for (size_t q = c0; q < c1; ++q) {
       HIMTOK_CHECK_INPUT(queries[q].image != nullptr && queries[q].image->h > 0 && queries[q].image->w > 0,
                          "query ", q, ": empty image");
-      prompts.push_back(b.vocab.encode(format_prompt(impl_->tpl, queries[q].question, chat)));
+      const Image& img = *queries[q].image;
+      // Released models: InternVL's dynamic tiles; ours: one stretched tile, as they were trained.
+      at::Tensor px = inf.released || max_tiles > 1 ? normalize_tiles(dynamic_preprocess(img, max_tiles, side, true))
+                                                    : pixel_values_from_image(img, side).unsqueeze(0);
+      n_tiles.push_back(static_cast<int>(px.size(0)));
+      chat.n_image_tokens = static_cast<int>(per_tile * px.size(0));
+      std::vector<int> ids = b.vocab.encode(format_prompt(impl_->tpl, with_image_placeholder(queries[q].question), chat));
+      if (b.vocab.adds_bos()) ids.insert(ids.begin(), b.vocab.specials().bos);
+      prompts.push_back(std::move(ids));
       T = std::max(T, prompts.back().size());
-      images.push_back(*queries[q].image);
-      sizes.emplace_back(queries[q].image->w, queries[q].image->h);
+      pixels.push_back(px);
+      sizes.emplace_back(img.w, img.h);
     }
+    // Left padding with the pad id and attention mask 0, as the official tokenizer pads a batch.
     at::Tensor ids = at::full({B, static_cast<int64_t>(T)}, pad, at::kLong);
     at::Tensor am = at::zeros({B, static_cast<int64_t>(T)}, at::kLong);
     bool padded = false;
@@ -183,19 +253,33 @@ std::vector<SegmentResult> Segmenter::run(const std::vector<Query>& queries, con
       for (size_t k = 0; k < p.size(); ++k) ids[r][off + static_cast<int64_t>(k)] = p[k];
       am[r].slice(0, off).fill_(1);
     }
-    at::Tensor px = pixel_values_from_images(images, side);
-    GenerateResult g = b.model->generate(ids, px, opt.max_new_tokens, eos, padded ? am : at::Tensor());
-    at::Tensor gid = g.ids.contiguous();
+    const at::Tensor px = at::cat(pixels, 0);
+    const double pre_s = seconds(t_pre);
+    GenerateOptions gopt;
+    gopt.max_new_tokens = opt.max_new_tokens;
+    gopt.min_new_tokens = opt.min_new_tokens;
+    gopt.eos_id = eos;
+    gopt.pad_id = inf.released ? pad : eos;  // our models: a finished row repeats eos
+    gopt.processor = opt.processor;
+    GenerateResult g = b.model->generate(ids.to(dev), px.to(dev), gopt, padded ? am.to(dev) : at::Tensor());
+    const at::Tensor gid = g.ids.cpu().contiguous();
+    const at::Tensor glog = g.logits.cpu();
+    const int64_t K = gid.size(1);
+    auto t_mask = clock::now();
     std::vector<SegmentResult*> ptrs;
     for (int64_t r = 0; r < B; ++r) {
-      int64_t n = g.lengths[static_cast<size_t>(r)];
-      const int64_t* row = gid[r].data_ptr<int64_t>();
-      if (n > 0 && row[n - 1] == eos) --n;
-      std::vector<int> v(row, row + n);
-      out[c0 + static_cast<size_t>(r)] = parse_generation(b, std::move(v), g.logits[r]);
-      ptrs.push_back(&out[c0 + static_cast<size_t>(r)]);
+      SegmentResult& res = out[c0 + static_cast<size_t>(r)];
+      res = parse_generation(b, gid[r].data_ptr<int64_t>(), K, g.lengths[static_cast<size_t>(r)], glog[r], inf.released);
+      res.prompt_ids = prompts[static_cast<size_t>(r)];
+      res.n_tiles = n_tiles[static_cast<size_t>(r)];
+      ptrs.push_back(&res);
     }
     decode_masks(b, ptrs, opt.n_tokens, opt.from_ids, sizes);
+    const double mask_s = seconds(t_mask);
+    for (SegmentResult* res : ptrs) {
+      res->timings = {pre_s, g.embed_s, g.prefill_s, g.decode_s, mask_s,
+                      static_cast<int64_t>(res->prompt_ids.size()), K};
+    }
   }
   if (was_training) b.model->train();
   return out;
@@ -224,14 +308,16 @@ SegmentResult Segmenter::decode_generation(const std::vector<int>& ids, const st
                      " logits for ", ids.size(), " ids x V = ", V);
   HIMTOK_CHECK_INPUT(h > 0 && w > 0, "decode_generation: image size ", w, "x", h);
   const int eos = impl_->b->vocab.specials().im_end;
-  size_t n = ids.size();
+  const std::vector<int64_t> row(ids.begin(), ids.end());
+  int64_t len = static_cast<int64_t>(ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
     if (ids[i] == eos) {
-      n = i;
+      len = static_cast<int64_t>(i) + 1;
       break;
     }
   at::Tensor l = at::from_blob(const_cast<float*>(logits.data()), {static_cast<int64_t>(ids.size()), V}, at::kFloat);
-  SegmentResult r = parse_generation(*impl_->b, std::vector<int>(ids.begin(), ids.begin() + static_cast<long>(n)), l);
+  SegmentResult r = parse_generation(*impl_->b, row.data(), static_cast<int64_t>(row.size()), len, l,
+                                     impl_->b->inference.released);
   decode_masks(*impl_->b, {&r}, opt.n_tokens, opt.from_ids, {{w, h}});
   return r;
 }

@@ -18,7 +18,9 @@
 //   warning; non-finite logits at the mask positions give an all-zero mask and a warning. Model
 //   output never raises; bad user input (empty image, n_tokens outside 1..32) raises InputError.
 //   The official rule decodes positions start+1..start+32 whenever start+33 < T, whatever was
-//   generated there; ours decodes only positions that produced mask tokens.
+//   generated there; ours decodes only positions that produced mask tokens. Released models
+//   (Hugging Face folders) use the official rule, so that their masks equal the official ones;
+//   fewer than 32 mask tokens after <|mt_start|> is then reported as a warning (the CLI stops).
 // The S x S probability goes to the image size as the official eval: nearest resize, then > 0.5
 // (tokenizer/prepare.h :: to_native).
 //
@@ -27,12 +29,17 @@
 // yes or no.", ...
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/mask.h"
 #include "lmm/response.h"
+
+namespace at {
+class Tensor;
+}
 
 namespace himtok::lmm {
 
@@ -44,12 +51,26 @@ struct SegmentOptions {
   int n_tokens = 32;          // mask tokens decoded (1..32): the first n of the generated span
   bool from_ids = false;      // decode the generated ids instead of the logits
   int max_new_tokens = 128;   // the official eval's budget
+  int min_new_tokens = 0;     // eos forbidden before this many tokens (the official REC eval: 1)
   int batch_size = 8;         // queries generated together (left padding)
+  int max_tiles = 0;          // dynamic tiling max_num; 0 = the model's default (released: 4, ours: 1)
+  // Optional logits processor (lmm/model.h GenerateOptions::processor): scores (B, V) of step k.
+  std::function<void(int64_t step, at::Tensor& scores)> processor;
+};
+
+struct SegmentTimings {
+  double preprocess_s = 0, embed_s = 0, prefill_s = 0, decode_s = 0, mask_s = 0;  // per batch
+  int64_t prompt_tokens = 0, new_tokens = 0;
 };
 
 struct SegmentResult {
   std::string response;            // generated text before <|im_end|>, special strings kept, stripped
   std::vector<int> ids;            // generated ids before <|im_end|>
+  std::vector<int> prompt_ids;     // the ids fed to the LLM (image context included), no padding
+  std::vector<int> sequence;       // the official `sequences` row: every generated id, eos and pads included
+  int n_tiles = 0;                 // image tiles seen by the ViT
+  bool official_rule = false;      // the mask logits follow the official validity rule (released models)
+  SegmentTimings timings;
   MaskSpan span;                   // parse_mask_ids(ids)
   int n_decoded = 0;               // mask tokens decoded (0: no mask, `mask` is all zero)
   bool from_ids = false;           // how `prob` was decoded
@@ -90,6 +111,9 @@ class Segmenter {
  public:
   // InputError if the file is not an LMM bundle (lmm/himtok_lmm.h).
   static Segmenter load(const std::string& path);
+  // `path`: a himtok LMM file, or a released Hugging Face folder (LmmBundle::load_hf), placed on
+  // `device` with compute `dtype` ("fp32" | "bf16").
+  static Segmenter load(const std::string& path, const std::string& device, const std::string& dtype);
   // Shares a bundle (the trainer's, a test's); it is put in eval mode while used.
   explicit Segmenter(std::shared_ptr<LmmBundle> bundle);
   Segmenter(Segmenter&&) noexcept;
@@ -110,6 +134,12 @@ class Segmenter {
   // The 32 codes of a mask by the bundle's (frozen) tokenizer encoder, stretch geometry (for mask-
   // perception questions).
   std::vector<int> encode_mask(const Mask& mask) const;
+
+  // True for a released (Hugging Face) model: official batch_chat semantics.
+  bool released() const;
+  // The question as the official batch_chat takes it: "<image>\n" is prepended when absent;
+  // InputError when it holds more than one "<image>" (one image per question).
+  static std::string with_image_placeholder(const std::string& question);
 
   // Any question; the mask is decoded when the response holds one.
   SegmentResult run(const Image& image, const std::string& question, const SegmentOptions& opt) const;

@@ -31,19 +31,23 @@ at::Tensor pixel_shuffle(const at::Tensor& x, double scale) {
 
 VisionEmbeddingsImpl::VisionEmbeddingsImpl(const LmmConfig& cfg) : grid_(cfg.vision.grid()) {
   const VisionConfig& v = cfg.vision;
-  class_embedding = register_parameter("class_embedding", torch::randn({1, 1, v.width}) * cfg.init_std);
-  position_embedding =
-      register_parameter("position_embedding", torch::randn({1, grid_ * grid_ + 1, v.width}) * cfg.init_std);
+  class_embedding = register_parameter("class_embedding", at::empty({1, 1, v.width}));
+  position_embedding = register_parameter("position_embedding", at::empty({1, grid_ * grid_ + 1, v.width}));
+  init_normal(class_embedding, cfg.init_std);
+  init_normal(position_embedding, cfg.init_std);
   patch_embedding = register_module(
       "patch_embedding",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(3, v.width, v.patch_size).stride(v.patch_size).bias(true)));
-  torch::NoGradGuard ng;
-  patch_embedding->weight.normal_(0.0, cfg.init_std);
-  patch_embedding->bias.zero_();
+  init_normal(patch_embedding->weight, cfg.init_std);
+  init_constant(patch_embedding->bias, 0.0);
 }
 
 at::Tensor VisionEmbeddingsImpl::forward(const at::Tensor& pixel_values) {
-  const at::Tensor patches = patch_embedding->forward(pixel_values.to(patch_embedding->weight.scalar_type()));
+  // In the dtype of pixel_values (the model's compute dtype); the weights are converted to it.
+  const at::ScalarType dt = pixel_values.scalar_type();
+  const int64_t p = patch_embedding->weight.size(2);
+  const at::Tensor patches =
+      at::conv2d(pixel_values, as_dtype(patch_embedding->weight, dt), as_dtype(patch_embedding->bias, dt), {p, p});
   const int64_t n = patches.size(0), gh = patches.size(2), gw = patches.size(3);
   const at::Tensor tokens = patches.flatten(2).transpose(1, 2);  // (N, G'^2, Cv)
   at::Tensor pos = position_embedding.narrow(1, 1, grid_ * grid_);  // (1, G^2, Cv)
@@ -55,8 +59,8 @@ at::Tensor VisionEmbeddingsImpl::forward(const at::Tensor& pixel_values) {
               .permute({0, 2, 1})
               .to(position_embedding.scalar_type());
   }
-  const at::Tensor cls = class_embedding.expand({n, 1, class_embedding.size(2)});
-  const at::Tensor pos_all = at::cat({position_embedding.narrow(1, 0, 1), pos}, 1);  // (1, L, Cv)
+  const at::Tensor cls = as_dtype(class_embedding, dt).expand({n, 1, class_embedding.size(2)});
+  const at::Tensor pos_all = as_dtype(at::cat({position_embedding.narrow(1, 0, 1), pos}, 1), dt);  // (1, L, Cv)
   return at::cat({cls, tokens}, 1) + pos_all;
 }
 
@@ -65,10 +69,8 @@ at::Tensor VisionEmbeddingsImpl::forward(const at::Tensor& pixel_values) {
 
 VisionAttentionImpl::VisionAttentionImpl(const LmmConfig& cfg) : n_heads_(cfg.vision.n_heads) {
   const int64_t c = cfg.vision.width;
-  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(c, 3 * c).bias(cfg.vision.qkv_bias)));
-  proj = register_module("proj", torch::nn::Linear(c, c));
-  init_linear(qkv, cfg.init_std);
-  init_linear(proj, cfg.init_std);
+  qkv = register_module("qkv", Linear(c, 3 * c, cfg.vision.qkv_bias, cfg.init_std));
+  proj = register_module("proj", Linear(c, c, true, cfg.init_std));
 }
 
 at::Tensor VisionAttentionImpl::forward(const at::Tensor& x) {
@@ -80,10 +82,8 @@ at::Tensor VisionAttentionImpl::forward(const at::Tensor& x) {
 }
 
 VisionMlpImpl::VisionMlpImpl(const LmmConfig& cfg) {
-  fc1 = register_module("fc1", torch::nn::Linear(cfg.vision.width, cfg.vision.mlp_hidden()));
-  fc2 = register_module("fc2", torch::nn::Linear(cfg.vision.mlp_hidden(), cfg.vision.width));
-  init_linear(fc1, cfg.init_std);
-  init_linear(fc2, cfg.init_std);
+  fc1 = register_module("fc1", Linear(cfg.vision.width, cfg.vision.mlp_hidden(), true, cfg.init_std));
+  fc2 = register_module("fc2", Linear(cfg.vision.mlp_hidden(), cfg.vision.width, true, cfg.init_std));
 }
 
 at::Tensor VisionMlpImpl::forward(const at::Tensor& x) { return fc2->forward(at::gelu(fc1->forward(x))); }
@@ -92,15 +92,16 @@ VisionLayerImpl::VisionLayerImpl(const LmmConfig& cfg) {
   const VisionConfig& v = cfg.vision;
   attn = register_module("attn", VisionAttention(cfg));
   mlp = register_module("mlp", VisionMlp(cfg));
-  norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({v.width}).eps(v.norm_eps)));
-  norm2 = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({v.width}).eps(v.norm_eps)));
+  norm1 = register_module("norm1", LayerNorm(v.width, v.norm_eps));
+  norm2 = register_module("norm2", LayerNorm(v.width, v.norm_eps));
   ls1 = register_parameter("ls1", torch::full({v.width}, v.layer_scale_init));
   ls2 = register_parameter("ls2", torch::full({v.width}, v.layer_scale_init));
 }
 
 at::Tensor VisionLayerImpl::forward(const at::Tensor& x) {
-  at::Tensor h = x + attn->forward(norm1->forward(x)) * ls1;
-  return h + mlp->forward(norm2->forward(h)) * ls2;
+  const at::ScalarType dt = x.scalar_type();
+  at::Tensor h = x + attn->forward(norm1->forward(x)) * as_dtype(ls1, dt);
+  return h + mlp->forward(norm2->forward(h)) * as_dtype(ls2, dt);
 }
 
 VisionEncoderImpl::VisionEncoderImpl(const LmmConfig& cfg) {

@@ -20,6 +20,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
+#include <unordered_map>
+#include <map>
 
 #include "common/error.h"
 #include "lmm/spm_plugin/spm_plugin.h"  // declarations only: every call goes through dlsym
@@ -240,6 +242,12 @@ struct Vocab::Impl {
   SpecialIds ids;
   std::string origin;
   int n = 0;
+  // Released tokenizers only: the added-token table, and the same grouped by first byte with the
+  // longest first (for the leftmost-longest split).
+  bool hf = false, add_bos = false;
+  std::map<int, std::string> added_by_id;
+  std::unordered_map<std::string, int> added;
+  std::vector<std::vector<std::pair<std::string, int>>> by_first = std::vector<std::vector<std::pair<std::string, int>>>(256);
 };
 
 Vocab::Vocab() = default;
@@ -302,6 +310,54 @@ Vocab Vocab::from_serialized(const std::string& proto_bytes, const std::string& 
   v.impl_->ids = verify_specials(v.impl_->sp, origin);
   return v;
 }
+
+Vocab Vocab::from_added_tokens(const std::string& sp_model_path, const std::vector<std::pair<int, std::string>>& added,
+                               bool add_bos, int pad_id, const std::string& origin) {
+  HIMTOK_CHECK_INPUT(std::filesystem::is_regular_file(sp_model_path), sp_model_path, ": no such file");
+  std::ifstream in(sp_model_path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  Vocab v;
+  v.impl_ = std::make_unique<Impl>();
+  Impl& m = *v.impl_;
+  const std::string err = m.sp.load(ss.str());
+  HIMTOK_CHECK_INPUT(err.empty(), sp_model_path, ": not a SentencePiece model (", err, ")");
+  m.origin = origin;
+  m.hf = true;
+  m.add_bos = add_bos;
+  m.n = m.sp.size();
+  for (const auto& [id, content] : added) {
+    HIMTOK_CHECK_INPUT(id >= 0 && !content.empty(), origin, ": added token '", content, "' with id ", id);
+    m.added_by_id[id] = content;
+    m.added[content] = id;
+    m.n = std::max(m.n, id + 1);
+  }
+  for (const auto& [content, id] : m.added) m.by_first[static_cast<unsigned char>(content[0])].emplace_back(content, id);
+  for (auto& group : m.by_first)
+    std::stable_sort(group.begin(), group.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  SpecialIds& r = m.ids;
+  m.sp.control_ids(&r.unk, &r.bos, &r.eos, &r.pad);
+  r.pad = pad_id;
+  auto need = [&](const std::string& s) {
+    auto it = m.added.find(s);
+    HIMTOK_CHECK_INPUT(it != m.added.end(), origin, ": the tokenizer has no added token '", s,
+                       "' (not a HiMTok/InternVL2.5 tokenizer: tokenizer_config.json needs added_tokens_decoder)");
+    return it->second;
+  };
+  r.ref_start = need(kRefStart), r.ref_end = need(kRefEnd);
+  r.box_start = need(kBoxStart), r.box_end = need(kBoxEnd);
+  r.quad_start = need(kQuadStart), r.quad_end = need(kQuadEnd);
+  r.mask_start = need(kMaskStart), r.mask_end = need(kMaskEnd);
+  r.img_start = need(kImgStart), r.img_end = need(kImgEnd), r.img_context = need(kImgContext);
+  r.im_start = need(kImStart), r.im_end = need(kImEnd);
+  r.mask0 = need(mask_token_string(0));
+  for (int k = 1; k < kCodebookSize; ++k)
+    HIMTOK_CHECK_INPUT(need(mask_token_string(k)) == r.mask0 + k, origin, ": mask token ids are not contiguous: id('",
+                       mask_token_string(k), "') is ", need(mask_token_string(k)), ", expected ", r.mask0 + k);
+  return v;
+}
+
+bool Vocab::adds_bos() const { return impl_ && impl_->add_bos; }
 
 Vocab Vocab::load(const std::string& path) {
   HIMTOK_CHECK_INPUT(std::filesystem::is_regular_file(path), path, ": no such file");
@@ -367,8 +423,38 @@ void Vocab::save(const std::string& path) const {
 std::vector<int> Vocab::encode(const std::string& text) const {
   if (!impl_) throw std::logic_error("Vocab::encode on an empty vocab");
   std::vector<int> ids;
-  const std::string err = impl_->sp.encode(text, &ids);
-  HIMTOK_CHECK_INPUT(err.empty(), impl_->origin, ": cannot encode text (", err, ")");
+  if (!impl_->hf) {
+    const std::string err = impl_->sp.encode(text, &ids);
+    HIMTOK_CHECK_INPUT(err.empty(), impl_->origin, ": cannot encode text (", err, ")");
+    return ids;
+  }
+  // Released tokenizers: added tokens first (leftmost, then longest), the text between them alone.
+  auto encode_chunk = [&](size_t a, size_t b) {
+    if (a >= b) return;
+    std::vector<int> part;
+    const std::string err = impl_->sp.encode(text.substr(a, b - a), &part);
+    HIMTOK_CHECK_INPUT(err.empty(), impl_->origin, ": cannot encode text (", err, ")");
+    ids.insert(ids.end(), part.begin(), part.end());
+  };
+  size_t chunk = 0, i = 0;
+  while (i < text.size()) {
+    const auto& group = impl_->by_first[static_cast<unsigned char>(text[i])];
+    const std::pair<std::string, int>* hit = nullptr;
+    for (const auto& cand : group)
+      if (text.compare(i, cand.first.size(), cand.first) == 0) {
+        hit = &cand;
+        break;
+      }
+    if (!hit) {
+      ++i;
+      continue;
+    }
+    encode_chunk(chunk, i);
+    ids.push_back(hit->second);
+    i += hit->first.size();
+    chunk = i;
+  }
+  encode_chunk(chunk, text.size());
   return ids;
 }
 
@@ -377,21 +463,49 @@ std::string Vocab::decode(const std::vector<int>& ids) const {
   for (size_t i = 0; i < ids.size(); ++i)
     HIMTOK_CHECK_INPUT(ids[i] >= 0 && ids[i] < impl_->n, impl_->origin, ": token id ", ids[i], " at position ", i,
                        " is out of range, expected 0..", impl_->n - 1);
+  auto sp_decode = [&](const std::vector<int>& run) {
+    std::string text;
+    const std::string err = impl_->sp.decode(run, &text);
+    HIMTOK_CHECK_INPUT(err.empty(), impl_->origin, ": cannot decode ids (", err, ")");
+    return text;
+  };
+  if (!impl_->hf) return sp_decode(ids);
+  // Released tokenizers: runs of SentencePiece ids decode together; added tokens are their text
+  // (the control tokens <unk>, <s>, </s> decode to ""), without the spaces transformers 4.4x puts
+  // around them.
   std::string text;
-  const std::string err = impl_->sp.decode(ids, &text);
-  HIMTOK_CHECK_INPUT(err.empty(), impl_->origin, ": cannot decode ids (", err, ")");
-  return text;
+  std::vector<int> run;
+  for (int id : ids) {
+    auto it = impl_->added_by_id.find(id);
+    if (it == impl_->added_by_id.end()) {
+      run.push_back(id);
+      continue;
+    }
+    text += sp_decode(run);
+    run.clear();
+    const auto& s = impl_->ids;
+    if (id != s.unk && id != s.bos && id != s.eos) text += it->second;
+  }
+  return text + sp_decode(run);
 }
 
 std::string Vocab::piece(int id) const {
   if (!impl_) throw std::logic_error("Vocab::piece on an empty vocab");
   HIMTOK_CHECK_INPUT(id >= 0 && id < impl_->n, impl_->origin, ": token id ", id, " is out of range, expected 0..",
                      impl_->n - 1);
+  if (impl_->hf) {
+    auto it = impl_->added_by_id.find(id);
+    if (it != impl_->added_by_id.end()) return it->second;
+  }
   return impl_->sp.id_to_piece(id);
 }
 
 int Vocab::piece_id(const std::string& p) const {
   if (!impl_) throw std::logic_error("Vocab::piece_id on an empty vocab");
+  if (impl_->hf) {
+    auto it = impl_->added.find(p);
+    if (it != impl_->added.end()) return it->second;
+  }
   const int id = impl_->sp.piece_to_id(p);
   if (id == impl_->ids.unk && p != impl_->sp.id_to_piece(id)) return -1;
   return id;
@@ -418,7 +532,8 @@ int Vocab::mask_code(int id) const { return is_mask_token(id) ? id - specials().
 
 bool Vocab::is_special(int id) const {
   if (!impl_ || id < 0 || id >= impl_->n) return false;
-  if (impl_->sp.is_control(id) || impl_->sp.is_unknown(id)) return true;
+  if (impl_->hf && impl_->added_by_id.count(id)) return true;
+  if (id < impl_->sp.size() && (impl_->sp.is_control(id) || impl_->sp.is_unknown(id))) return true;
   const auto& s = impl_->ids;
   if (is_mask_token(id)) return true;
   for (int x : {s.ref_start, s.ref_end, s.box_start, s.box_end, s.quad_start, s.quad_end, s.mask_start, s.mask_end,

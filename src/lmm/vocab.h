@@ -67,6 +67,13 @@ class Vocab {
   // contiguous mask ids. `origin` names the source in messages.
   static Vocab load(const std::string& path);
   static Vocab from_serialized(const std::string& proto_bytes, const std::string& origin = "vocab");
+  // A released (Hugging Face, slow InternLM2Tokenizer) tokenizer: the SentencePiece model file and
+  // the added-token table (id -> content, from tokenizer_config.json's added_tokens_decoder). Added
+  // tokens are split out of the text first (leftmost, then longest), each becomes its id, and each
+  // piece of text between them is encoded by SentencePiece on its own. pad_id: llm_config's.
+  // InputError if a special string above is not an added token or the mask ids are not contiguous.
+  static Vocab from_added_tokens(const std::string& sp_model_path, const std::vector<std::pair<int, std::string>>& added,
+                                 bool add_bos, int pad_id, const std::string& origin);
   // Trains on `corpus` (one sentence per element; newlines inside are fine, they split sentences).
   // InputError on an empty corpus or a SentencePiece failure.
   static Vocab train(const std::vector<std::string>& corpus, const VocabTrainOptions& options = {});
@@ -75,6 +82,7 @@ class Vocab {
   void save(const std::string& path) const;  // atomic (temp file + rename)
 
   std::vector<int> encode(const std::string& text) const;  // no BOS/EOS added
+  bool adds_bos() const;  // prompts start with BOS (released tokenizers: add_bos_token)
   // Keeps special strings (<|mt_5|>, <box>, ...); control ids (<s>, </s>, <pad>) decode to "".
   // InputError for an id outside [0, n_vocab).
   std::string decode(const std::vector<int>& ids) const;
