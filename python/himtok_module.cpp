@@ -367,9 +367,9 @@ struct PySegmenter {
   std::optional<lmm::Segmenter> s;
   std::mutex mu;
 
-  explicit PySegmenter(const std::string& path) {
+  PySegmenter(const std::string& path, const std::string& device, const std::string& dtype) {
     py::gil_scoped_release nogil;
-    s.emplace(with_path(path, [&] { return lmm::Segmenter::load(path); }));
+    s.emplace(with_path(path, [&] { return lmm::Segmenter::load(path, device, dtype); }));
   }
 
   static py::dict result_dict(const lmm::SegmentResult& r, int64_t w, int64_t h) {
@@ -588,7 +588,10 @@ PYBIND11_MODULE(himtok, m) {
       py::arg("path"), "image file -> uint8 RGB (H, W, 3)");
 
   py::class_<PySegmenter>(m, "Segmenter", "The HiMTok LMM: image + question -> response text and mask")
-      .def(py::init<const std::string&>(), py::arg("path"))
+      .def(py::init<const std::string&, const std::string&, const std::string&>(), py::arg("path"),
+           py::arg("device") = "cpu", py::arg("dtype") = "fp32",
+           "Loads a himtok LMM file or a released InternVL2.5-HiMTok Hugging Face folder")
+      .def_property_readonly("released", [](const PySegmenter& s) { return s.s->released(); })
       .def_property_readonly("image_size", [](const PySegmenter& s) { return s.s->image_side(); })
       .def_property_readonly("mask_size", [](const PySegmenter& s) { return s.s->mask_side(); })
       .def("segment_question", [](const PySegmenter& s, const std::string& e) { return s.s->segment_question(e); },

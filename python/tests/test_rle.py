@@ -89,5 +89,6 @@ def test_fortran_stack_and_list(himtok):
     stack = np.asfortranarray(np.stack([a, b], axis=2))  # pycocotools' (H, W, N) layout
     assert himtok.rle_encode(stack) == [himtok.rle_encode(a), himtok.rle_encode(b)]
     assert himtok.rle_encode([a, b]) == [himtok.rle_encode(a), himtok.rle_encode(b)]
-    # column-major runs: 9 background, 2 object, 9 background
-    assert himtok.rle_decode({"size": [5, 4], "counts": [9, 2, 9]}).tolist() == a.tolist()
+    # column-major runs: pixels (1, 2) and (2, 2) are numbers 2*5+1 = 11 and 12 -> 11 background, 2 object, 7
+    assert himtok.rle_decode({"size": [5, 4], "counts": [11, 2, 7]}).tolist() == a.tolist()
+    assert himtok.rle_decode({"size": [5, 4], "counts": [9, 2, 9]}).tolist() != a.tolist()

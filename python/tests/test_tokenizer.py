@@ -7,6 +7,7 @@ from conftest import DATA, TOKENIZER, read_safetensors, run_cli, write_png, writ
 MASK_FILES = [DATA / "himtok-examples" / "masks" / f"{i}.png" for i in range(4)] + [
     DATA / "davis" / "bike-packing" / "00000.png"]
 THREADS = ["--threads", "2"]  # the same intra-op thread count as the `tokenizer` fixture
+BATCH_ATOL = 1e-5  # a batch (B > 1) vs the CLI's one map at a time; a single map is held to 1e-6
 
 
 def cli_ids(paths, *extra):
@@ -72,7 +73,8 @@ def test_decode_equals_cli(himtok, tokenizer, tmp_path):
             got = tokenizer.decode(ids[row], n=n)  # (T,) -> one (S, S) map
             assert got.shape == (S, S)
             np.testing.assert_allclose(got, ref, atol=1e-6, rtol=0)
-            np.testing.assert_allclose(tokenizer.decode(ids, n=n)[row], ref, atol=1e-6, rtol=0)
+            # A batch of 2 runs other kernel blockings than the CLI's batch of 1: float sums reassociate.
+            np.testing.assert_allclose(tokenizer.decode(ids, n=n)[row], ref, atol=BATCH_ATOL, rtol=0)
 
 
 def test_decode_size_matches_cli_mask(himtok, tokenizer, tmp_path):
@@ -101,7 +103,7 @@ def test_decode_logits_equals_cli(tokenizer, tmp_path):
         np.testing.assert_allclose(tokenizer.decode_logits(logits, offset, n=n), ref, atol=1e-6, rtol=0)
         batch = tokenizer.decode_logits(np.stack([logits, logits]), offset, n=n)
         assert batch.shape[0] == 2
-        np.testing.assert_allclose(batch[1], ref, atol=1e-6, rtol=0)
+        np.testing.assert_allclose(batch[1], ref, atol=BATCH_ATOL, rtol=0)
 
 
 def test_token_strings_round_trip(himtok, tokenizer):
