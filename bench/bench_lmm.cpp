@@ -113,7 +113,7 @@ void BM_Projector(benchmark::State& st) {
   }
 }
 
-lmm::DecoderLayer llm_layer() { return model()->language_model->model->layers[0]->as<lmm::DecoderLayer>(); }
+lmm::DecoderLayerImpl* llm_layer() { return model()->language_model->model->layers[0]->as<lmm::DecoderLayer>(); }
 
 void BM_LlmPrefillLayer(benchmark::State& st) {
   torch::NoGradGuard ng;

@@ -169,6 +169,16 @@ TEST(InternVLPreprocess, CandidateOrderAndGrids) {
   EXPECT_THROW(lmm::closest_tile_grid(640, 480, lmm::max_tiles_supported() + 1, 448), himtok::InputError);
 }
 
+// The golden inputs are PIL 9.4 + libjpeg decodes of the example photos: ours must be the same bytes.
+TEST(InternVLPreprocess, JpegDecodesAsPil) {
+  const std::vector<std::pair<std::string, std::string>> photos = {{"0", "wide"}, {"1", "landscape"}, {"3", "portrait"}};
+  for (const auto& [file, name] : photos) {
+    const Image img = io::load_image(data_path("himtok-examples/images/" + file + ".jpg"), 3);
+    const at::Tensor got = at::from_blob(const_cast<uint8_t*>(img.data.data()), {img.h, img.w, 3}, at::kByte);
+    EXPECT_TRUE(got.equal(g("preprocess.safetensors", "input." + name))) << file << ".jpg";
+  }
+}
+
 TEST(InternVLPreprocess, TilesArePilExact) {
   for (const auto& [name, max_num] : std::vector<std::pair<std::string, int>>{
            {"wide", 4}, {"landscape", 4}, {"portrait", 4}}) {
@@ -389,6 +399,10 @@ TEST_F(InternVL, MaskValidityBoundary) {
                                            .item<double>()
                                      : 0.0;
     EXPECT_NEAR(sum, chk[key]["mask_abs_sum"].get<double>(), 0.05) << key;
+    // A cut answer is reported (the CLI stops on it with exit 2).
+    bool reported = false;
+    for (const auto& w : sr.warnings) reported = reported || w.find("cut short") != std::string::npos;
+    EXPECT_EQ(reported, !sr.has_mask()) << key;
   }
 }
 
@@ -528,7 +542,8 @@ TEST_F(InternVL, CliSegmentJsonAndBadInput) {
   io::save_image((tmp / "wide.png").string(), wide);
   // The golden RES question, unforced, 8 steps: the official prompt ids and generated ids.
   const std::string q = manifest()["prompts"]["res"]["question"].get<std::string>();
-  auto r = test::run_cli("segment --threads 2 --model " + dir + " --image " + (tmp / "wide.png").string() +
+  // From the JPEG file itself (decoded as PIL decodes it): photo in, official ids out.
+  auto r = test::run_cli("segment --threads 2 --model " + dir + " --image " + data_path("himtok-examples/images/0.jpg") +
                          " --prompt '" + q + "' --max-new-tokens 8 --json -o " + (tmp / "m.png").string());
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out);
@@ -577,5 +592,27 @@ TEST_F(InternVL, EvalRefsegPlumbingOnTheRefcocogFixture) {
   }
   EXPECT_EQ(n, 15);
   EXPECT_EQ(rep["ciou"].get<double>(), 0.0);
+  // REC rows (evaluate_grounding.py layout): random weights give no parsable box, which the
+  // official rule scores as (0, 0, 0, 0).
+  {
+    std::ofstream rec(tmp / "rec.jsonl");
+    rec << R"({"image": "coco/)" << refs[0].image_file << R"(", "sent": "a woman", "bbox": [10, 20, 200, 300], "width": )"
+        << refs[0].mask.w << R"(, "height": )" << refs[0].mask.h << "}\n";
+  }
+  const auto rr = test::run_cli("eval-refseg --threads 2 --max-tiles 1 --model " + dir + " --data " +
+                                (tmp / "rec.jsonl").string() + " --images " + (tmp / "images").string() + " --rows " +
+                                (tmp / "rec_rows.jsonl").string());
+  ASSERT_EQ(rr.code, 0) << rr.err;
+  const json rj = json::parse(rr.out);
+  EXPECT_EQ(rj["task"], "rec");
+  EXPECT_EQ(rj["n"].get<int>(), 1);
+  std::ifstream rrows(tmp / "rec_rows.jsonl");
+  std::string rl;
+  ASSERT_TRUE(static_cast<bool>(std::getline(rrows, rl)));
+  const json row = json::parse(rl);
+  EXPECT_TRUE(row["question"].get<std::string>().find("<ref>Meet all the descriptions: 1. a woman. 2. a woman. </ref>") !=
+              std::string::npos);
+  const auto want = lmm::official_rec_box(row["answer"].get<std::string>(), refs[0].mask.w, refs[0].mask.h);
+  EXPECT_EQ(row["box"].get<std::vector<double>>(), std::vector<double>(want.begin(), want.end()));
   fs::remove_all(tmp);
 }

@@ -109,8 +109,10 @@ int run_segment(const SegmentArgs& a) {
     boxes = answer_boxes(r.response, img.w, img.h);
     for (const auto& w : r.warnings) log::warn(w);
     // Released models: a mask answer with fewer than 32 mask tokens is not what the user asked for.
-    HIMTOK_CHECK_INPUT(!(r.official_rule && r.span.start >= 0 && r.span.codes.size() < 32), "the answer's mask is cut short (",
-                       r.span.codes.size(), " of 32 mask tokens after <|mt_start|>; raise --max-new-tokens?)");
+    // (The official rule needs the 32 mask positions and one token after them.)
+    HIMTOK_CHECK_INPUT(!(r.official_rule && r.span.start >= 0 && (r.span.codes.size() < 32 || r.mask_logits.empty())),
+                       "the answer's mask is cut short (", r.span.codes.size(),
+                       " of 32 mask tokens after <|mt_start|>, then the end); raise --max-new-tokens?");
     if (a.json) {
       nlohmann::json j;
       j["prompt_ids"] = r.prompt_ids;

@@ -4,16 +4,29 @@
 #include <stb/stb_image_write.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <vector>
 #include <filesystem>
 #include <memory>
 
 #include "common/error.h"
+#include "io/jpeg.h"
 
 namespace himtok::io {
 
 Image load_image(const std::string& path, int channels) {
   HIMTOK_CHECK_INPUT(channels >= 0 && channels <= 4, path, ": cannot load with ", channels, " channels");
   HIMTOK_CHECK_INPUT(std::filesystem::exists(path), path, ": no such file");
+  if (channels == 3) {  // photos: libjpeg-turbo, as PIL decodes them (io/jpeg.h)
+    std::ifstream f(path, std::ios::binary);
+    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    Image img;
+    std::string why;
+    if (bytes.size() > 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff &&
+        decode_jpeg_rgb(bytes.data(), bytes.size(), &img, &why))
+      return img;
+  }
   int w = 0, h = 0, n = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &n, channels), stbi_image_free);
   HIMTOK_CHECK_INPUT(px != nullptr, path, ": cannot read image (", stbi_failure_reason(), ")");

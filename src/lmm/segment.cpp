@@ -117,11 +117,11 @@ SegmentResult parse_generation(const LmmBundle& b, const int64_t* row, int64_t K
       rows = rows.to(at::kFloat).contiguous();
       r.mask_logits.assign(rows.data_ptr<float>(), rows.data_ptr<float>() + rows.numel());
     }
-    if (r.span.start >= 0 && static_cast<int>(r.span.codes.size()) < kNumMaskTokens)
+    if (r.span.start >= 0 && (static_cast<int>(r.span.codes.size()) < kNumMaskTokens || r.mask_logits.empty()))
       r.warnings.push_back(str_cat("the answer's mask is cut short: ", r.span.codes.size(), " of ", kNumMaskTokens,
-                                   " mask tokens after <|mt_start|>; ",
-                                   r.mask_logits.empty() ? "the official rule gives an empty mask"
-                                                         : "the official rule decodes the logits there anyway"));
+                                   " mask tokens after <|mt_start|>", r.mask_logits.empty() ? "" : " and no token after them",
+                                   "; ", r.mask_logits.empty() ? "the official rule gives an empty mask"
+                                                              : "the official rule decodes the logits there anyway"));
     return r;
   }
   const int64_t nc = static_cast<int64_t>(r.span.codes.size());

@@ -257,6 +257,24 @@ Vocab& Vocab::operator=(Vocab&&) noexcept = default;
 
 namespace {
 
+// The ids of the special strings by `id_of` (which raises when one is missing); the mask ids must
+// be contiguous.
+template <typename IdOf>
+void fill_special_ids(SpecialIds* r, const IdOf& id_of, const std::string& origin) {
+  r->ref_start = id_of(kRefStart), r->ref_end = id_of(kRefEnd);
+  r->box_start = id_of(kBoxStart), r->box_end = id_of(kBoxEnd);
+  r->quad_start = id_of(kQuadStart), r->quad_end = id_of(kQuadEnd);
+  r->mask_start = id_of(kMaskStart), r->mask_end = id_of(kMaskEnd);
+  r->img_start = id_of(kImgStart), r->img_end = id_of(kImgEnd), r->img_context = id_of(kImgContext);
+  r->im_start = id_of(kImStart), r->im_end = id_of(kImEnd);
+  r->mask0 = id_of(mask_token_string(0));
+  for (int k = 1; k < kCodebookSize; ++k) {
+    const int id = id_of(mask_token_string(k));
+    HIMTOK_CHECK_INPUT(id == r->mask0 + k, origin, ": mask token ids are not contiguous: id('", mask_token_string(k),
+                       "') is ", id, ", expected ", r->mask0 + k);
+  }
+}
+
 // Looks up the special ids and checks that each special string is one piece that encodes to
 // itself alone, and that the mask ids are contiguous.
 SpecialIds verify_specials(const SpModel& sp, const std::string& origin) {
@@ -271,18 +289,7 @@ SpecialIds verify_specials(const SpModel& sp, const std::string& origin) {
                        " ids); train the vocabulary with himtok (Vocab::train)");
     return id;
   };
-  r.ref_start = single_id(kRefStart), r.ref_end = single_id(kRefEnd);
-  r.box_start = single_id(kBoxStart), r.box_end = single_id(kBoxEnd);
-  r.quad_start = single_id(kQuadStart), r.quad_end = single_id(kQuadEnd);
-  r.mask_start = single_id(kMaskStart), r.mask_end = single_id(kMaskEnd);
-  r.img_start = single_id(kImgStart), r.img_end = single_id(kImgEnd), r.img_context = single_id(kImgContext);
-  r.im_start = single_id(kImStart), r.im_end = single_id(kImEnd);
-  r.mask0 = single_id(mask_token_string(0));
-  for (int k = 1; k < kCodebookSize; ++k) {
-    const int id = single_id(mask_token_string(k));
-    HIMTOK_CHECK_INPUT(id == r.mask0 + k, origin, ": mask token ids are not contiguous: id('", mask_token_string(k),
-                       "') is ", id, ", expected ", r.mask0 + k);
-  }
+  fill_special_ids(&r, single_id, origin);
   return r;
 }
 
@@ -344,16 +351,7 @@ Vocab Vocab::from_added_tokens(const std::string& sp_model_path, const std::vect
                        "' (not a HiMTok/InternVL2.5 tokenizer: tokenizer_config.json needs added_tokens_decoder)");
     return it->second;
   };
-  r.ref_start = need(kRefStart), r.ref_end = need(kRefEnd);
-  r.box_start = need(kBoxStart), r.box_end = need(kBoxEnd);
-  r.quad_start = need(kQuadStart), r.quad_end = need(kQuadEnd);
-  r.mask_start = need(kMaskStart), r.mask_end = need(kMaskEnd);
-  r.img_start = need(kImgStart), r.img_end = need(kImgEnd), r.img_context = need(kImgContext);
-  r.im_start = need(kImStart), r.im_end = need(kImEnd);
-  r.mask0 = need(mask_token_string(0));
-  for (int k = 1; k < kCodebookSize; ++k)
-    HIMTOK_CHECK_INPUT(need(mask_token_string(k)) == r.mask0 + k, origin, ": mask token ids are not contiguous: id('",
-                       mask_token_string(k), "') is ", need(mask_token_string(k)), ", expected ", r.mask0 + k);
+  fill_special_ids(&r, need, origin);
   return v;
 }
 

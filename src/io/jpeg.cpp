@@ -1,0 +1,74 @@
+// libjpeg-turbo decoding (see jpeg.h). Errors come back through longjmp from libjpeg's error
+// manager (its default handler would exit the process).
+#include "io/jpeg.h"
+
+#include <jpeglib.h>
+
+#include <csetjmp>
+#include <cstdio>
+#include <vector>
+
+namespace himtok::io {
+
+namespace {
+
+struct ErrorManager {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void on_error(j_common_ptr c) {
+  auto* e = reinterpret_cast<ErrorManager*>(c->err);
+  (*c->err->format_message)(c, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+void on_message(j_common_ptr, int) {}  // warnings (e.g. premature end of data): PIL ignores them too
+
+}  // namespace
+
+bool decode_jpeg_rgb(const uint8_t* bytes, size_t n, Image* out, std::string* why) {
+  jpeg_decompress_struct cinfo;
+  ErrorManager err;
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error;
+  err.pub.emit_message = on_message;
+  err.message[0] = '\0';
+  // Declared before setjmp: a longjmp must not skip a C++ constructor or destructor.
+  Image img;
+  std::vector<uint8_t> row;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    *why = err.message;
+    return false;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, bytes, static_cast<unsigned long>(n));
+  jpeg_read_header(&cinfo, TRUE);
+  const bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
+  if (!gray && cinfo.num_components != 3) {
+    jpeg_destroy_decompress(&cinfo);
+    *why = "a " + std::to_string(cinfo.num_components) + "-component (CMYK/YCCK) JPEG";
+    return false;
+  }
+  cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  const int64_t w = cinfo.output_width, h = cinfo.output_height, c = cinfo.output_components;
+  img = Image(h, w, 3);
+  row.resize(static_cast<size_t>(w * c));
+  while (cinfo.output_scanline < cinfo.output_height) {
+    const int64_t y = cinfo.output_scanline;
+    JSAMPROW rows[1] = {row.data()};
+    jpeg_read_scanlines(&cinfo, rows, 1);
+    uint8_t* dst = img.data.data() + y * w * 3;
+    for (int64_t x = 0; x < w; ++x)
+      for (int64_t k = 0; k < 3; ++k) dst[x * 3 + k] = row[static_cast<size_t>(x * c + (c == 3 ? k : 0))];
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  *out = std::move(img);
+  return true;
+}
+
+}  // namespace himtok::io
