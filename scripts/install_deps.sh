@@ -7,5 +7,6 @@ apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config git \
   libtorch-dev libopenblas0-openmp libgloo-dev \
   nlohmann-json3-dev libstb-dev libjpeg62-turbo-dev libcli11-dev libspdlog-dev libfmt-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev libsentencepiece-dev > /dev/null
+  libgtest-dev libgmock-dev libbenchmark-dev libsentencepiece-dev \
+  pybind11-dev python3-dev python3-numpy python3-pytest > /dev/null
 echo "himtok: dependencies installed"
