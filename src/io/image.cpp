@@ -70,6 +70,12 @@ Image decode_image(const uint8_t* bytes, size_t n, int channels, const std::stri
   HIMTOK_CHECK_INPUT(n <= static_cast<size_t>(INT32_MAX), what, ": ", n, " bytes, larger than stb can read (2 GiB)");
   HIMTOK_CHECK_INPUT(known_format(bytes, n), what, ": cannot read image (not a PNG, JPEG or BMP file)");
   if (bytes[0] == 0xff) check_jpeg_huffman_tables(bytes, n, what);
+  // PNG: IHDR is the first chunk (bytes 16..23: width, height, big-endian). Checked here too, as
+  // stbi_info reports sizes over its own 2^30-byte limit only as "unknown image type".
+  if (bytes[0] == 0x89 && n >= 24 && std::memcmp(bytes + 12, "IHDR", 4) == 0) {
+    auto be32 = [&](size_t i) { return int64_t{bytes[i]} << 24 | bytes[i + 1] << 16 | bytes[i + 2] << 8 | bytes[i + 3]; };
+    check_pixel_budget(be32(20), be32(16), str_cat(what, ": image"));
+  }
   const int len = static_cast<int>(n);
   int w = 0, h = 0, c = 0;
   // The header alone: refuse decompression bombs before stb allocates for them.
