@@ -1,46 +1,129 @@
 #!/usr/bin/env bash
-# The one-GPU stage-1 session that produced models/himtok-small.safetensors and
-# models/himtok-tiny.safetensors (docs/TRAINING.md): builds the CLI against the machine's pip
-# PyTorch (scripts/build_pip_torch.sh), trains the small (256x256) and tiny (128x128) presets
-# side by side on one GPU so that both end within BUDGET seconds of this script's start,
-# exports bf16 files, and checks CUDA encoding against the CPU.
+# One-GPU stage-1 session (docs/TRAINING.md, "Plan for the next GPU slot"): builds the CLI against
+# the machine's pip PyTorch (scripts/build_pip_torch.sh), optionally benchmarks the trainer
+# (--bench), trains the small (256x256) and tiny (128x128) presets side by side on the one GPU so
+# that both end within BUDGET seconds of this script's start, exports bf16 files, prints the
+# `himtok recon` table on data/coco-fakesegm100 next to the shipped model's, and copies what must
+# come back into COPY_TO.
+#
 # Usage: bash scripts/gpu_stage1.sh [BUDGET_S=520] [OUTDIR=runs/gpu] [INIT_DIR]
-# With INIT_DIR (holding himtok-small/tiny.safetensors of a first session) it fine-tunes those
-# with the *_ft.json configs instead, and skips the CUDA-vs-CPU check.
+#   INIT_DIR  fine-tune INIT_DIR/himtok-{small,tiny}.safetensors (e.g. `models`, the shipped files)
+#             with configs/tokenizer_{small,tiny}_$CFG.json; without it, train from scratch with
+#             configs/tokenizer_small.json and tokenizer_tiny_gpu.json (the first session).
+# Environment:
+#   CFG=real          configs used with INIT_DIR: real (real object masks) or ft (the 2nd session's)
+#   RUNS="small tiny" presets to train (one preset alone gets the whole GPU: about twice the steps)
+#   BENCH_STEPS=0     > 0: before training, `train-tokenizer --bench BENCH_STEPS` of the small
+#                     config at each batch of BENCH_BATCHES="64 256" (about 30-45 s each with data loading)
+#   MARGIN_S=120      seconds kept for data loading, exports and the recon tables
+#   THREADS=16        CPU threads (shared by the runs)
+#   TRAIN_ARGS, RECON_LIMIT  more train-tokenizer options; recon on the first N masks only
+#   HIMTOK, DEVICE, DRY  a built binary (skips the build), the device, and DRY=1 for batches of 2:
+#                     a CPU dry run of the whole script (2 minutes; --time-limit acts after 30
+#                     steps, hence --max-steps):
+#                     HIMTOK=build/himtok DEVICE=cpu DRY=1 RUNS=tiny THREADS=2 BENCH_STEPS=1 BENCH_BATCHES=2 \
+#                     MARGIN_S=0 TRAIN_ARGS="--max-steps 2" RECON_LIMIT=4 COPY_TO=runs/dry/out \
+#                     bash scripts/gpu_stage1.sh 60 runs/dry models
+#   COPY_TO=          folder for the results (the device tool's $OUT): the exports (the small one
+#                     split into 15 MiB parts: the tool returns files of at most 16 MiB), one
+#                     tar.gz of logs, metrics, bench and recon files. At most 5 files.
+#
+# The working tree the device tool sends must stay under 64 MiB: move the test data and the LMM
+# out of the checkout for the call (about 65 MB), and carry .devdeps (scripts/make_devdeps.sh):
+#   mkdir -p /tmp/aside && mv tests/data models/himtok-lmm-tiny.safetensors /tmp/aside/
+#   run: BENCH_STEPS=20 COPY_TO=$OUT bash scripts/gpu_stage1.sh 540 runs/gpu3 models   (carry .devdeps)
+#   mv /tmp/aside/data tests/ && mv /tmp/aside/himtok-lmm-tiny.safetensors models/
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${1:-520}
 OUTD=${2:-runs/gpu}
 INIT=${3:-}
+CFG=${CFG:-real}
+RUNS=${RUNS:-small tiny}
 start=$(date +%s)
 mkdir -p "$OUTD"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-bash scripts/build_pip_torch.sh > "$OUTD/build.log" 2>&1 || { tail -c 20000 "$OUTD/build.log"; exit 1; }
-tail -1 "$OUTD/build.log"
-H=build-pip/himtok
-# Time for the training loops: the budget less the build, data loading (~15 s), the final
-# evaluation and the exports (~45 s).
-left=$(( BUDGET - ($(date +%s) - start) - ${MARGIN_S:-60} ))
+DEV=${DEVICE:-cuda}
+if [ -n "${HIMTOK:-}" ]; then
+  H=$HIMTOK  # a built binary: skip the build (a CPU dry run: HIMTOK=build/himtok DEVICE=cpu)
+else
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+  bash scripts/build_pip_torch.sh > "$OUTD/build.log" 2>&1 || { tail -c 20000 "$OUTD/build.log"; exit 1; }
+  tail -1 "$OUTD/build.log"
+  H=build-pip/himtok
+fi
+export OMP_WAIT_POLICY=PASSIVE
+
+config_of() {  # preset -> config file (DRY=1: a copy with batch 2 and 4 validation masks)
+  local run=$1 f
+  if [ -n "$INIT" ]; then f="configs/tokenizer_${run}_${CFG}.json"
+  elif [ "$run" = tiny ]; then f=configs/tokenizer_tiny_gpu.json
+  else f="configs/tokenizer_${run}.json"; fi
+  if [ -n "${DRY:-}" ]; then
+    sed 's/"batch_size": *[0-9]*/"batch_size": 2/; s/"val_masks": *[0-9]*/"val_masks": 4/' "$f" > "$OUTD/dry_$run.json"
+    f="$OUTD/dry_$run.json"
+  fi
+  echo "$f"
+}
+
+# Throughput of the trainer alone on the GPU (item 1 of issue 9): masks/s and the step split.
+if [ "${BENCH_STEPS:-0}" -gt 0 ]; then
+  for bs in ${BENCH_BATCHES:-64 256}; do
+    sed "s/\"batch_size\": *[0-9]*/\"batch_size\": $bs/" "$(config_of small)" > "$OUTD/bench_b$bs.json"
+    $H --quiet train-tokenizer --config "$OUTD/bench_b$bs.json" --out "$OUTD/bench_b$bs" --device $DEV --threads ${THREADS:-16} \
+        --bench "$BENCH_STEPS" 2>&1 | grep -E "^bench|error" | tee -a "$OUTD/bench.txt"
+  done
+fi
+
+# Time for the training loops: the budget less what was spent and the margin.
+left=$(( BUDGET - ($(date +%s) - start) - ${MARGIN_S:-120} ))
 mins=$(python3 -c "print(round($left / 60.0, 2))")
 echo "training budget: $mins min per run"
-export OMP_WAIT_POLICY=PASSIVE
-for run in small tiny; do
-  cfg=configs/tokenizer_${run}; [ $run = tiny ] && cfg=configs/tokenizer_tiny_gpu
+threads=$(( ${THREADS:-16} / $(echo $RUNS | wc -w) ))
+for run in $RUNS; do
   extra=()
-  [ -n "$INIT" ] && cfg=${cfg}_ft && extra=(--init "$INIT/himtok-$run.safetensors")
-  $H train-tokenizer --config $cfg.json --out "$OUTD/$run" --device cuda --threads 8 --time-limit "$mins" "${extra[@]}" \
-      > "$OUTD/$run.log" 2>&1 &
+  [ -n "$INIT" ] && extra=(--init "$INIT/himtok-$run.safetensors")
+  $H train-tokenizer --config "$(config_of $run)" --out "$OUTD/$run" --device $DEV --threads $threads \
+      --time-limit "$mins" "${extra[@]}" ${TRAIN_ARGS:-} > "$OUTD/$run.log" 2>&1 &
 done
 wait
-for run in small tiny; do
-  echo "== $run"; grep -E "time-limit|error|stopped" "$OUTD/$run.log"; grep '"eval"' "$OUTD/$run/metrics.jsonl" | tail -2
+for run in $RUNS; do
+  echo "== $run ($(config_of $run))"
+  grep -E "time-limit|error|stopped|data:" "$OUTD/$run.log"
+  grep '"eval"' "$OUTD/$run/metrics.jsonl" | tail -2
   $H export-tokenizer --checkpoint "$OUTD/$run/checkpoint.safetensors" --out "$OUTD/himtok-$run.safetensors" --bf16 --no-ema
 done
-# CUDA inference against the CPU on real masks: the same ids.
-[ -n "$INIT" ] && { echo "total $(( $(date +%s) - start )) s"; exit 0; }
-for dev in cpu cuda; do
-  $H encode --model "$OUTD/himtok-tiny.safetensors" --device $dev --ids examples/himtok-examples/masks/*.png \
-      > "$OUTD/ids_$dev.txt"
+echo "trained in $(( $(date +%s) - start )) s"
+
+# The issue's measure: himtok recon on the 734 COCO shapes, new model and (with INIT) the start.
+masks=data/coco-fakesegm100/instances_val2014_fakesegm100_results.json
+for run in $RUNS; do
+  echo "== recon $run: new"
+  $H --quiet recon --model "$OUTD/himtok-$run.safetensors" --masks $masks --device $DEV --codecs box ${RECON_LIMIT:+--limit $RECON_LIMIT} \
+      --json "$OUTD/recon-$run.jsonl" 2>&1 | head -12
+  if [ -n "$INIT" ]; then
+    echo "== recon $run: start ($INIT/himtok-$run.safetensors)"
+    $H --quiet recon --model "$INIT/himtok-$run.safetensors" --masks $masks --device $DEV --codecs box ${RECON_LIMIT:+--limit $RECON_LIMIT} \
+        --json "$OUTD/recon-$run-start.jsonl" 2>&1 | head -12
+  fi
 done
-cmp "$OUTD/ids_cpu.txt" "$OUTD/ids_cuda.txt" && echo "CUDA ids == CPU ids" || { echo "CUDA ids differ:"; cat "$OUTD"/ids_*.txt; }
+
+# CUDA inference against the CPU on real masks: the same ids (first session only).
+if [ -z "$INIT" ]; then
+  for dev in cpu cuda; do
+    $H encode --model "$OUTD/himtok-tiny.safetensors" --device $dev --ids examples/himtok-examples/masks/*.png \
+        > "$OUTD/ids_$dev.txt"
+  done
+  cmp "$OUTD/ids_cpu.txt" "$OUTD/ids_cuda.txt" && echo "CUDA ids == CPU ids" || { echo "CUDA ids differ:"; cat "$OUTD"/ids_*.txt; }
+fi
+
+if [ -n "${COPY_TO:-}" ]; then
+  mkdir -p "$COPY_TO"
+  for run in $RUNS; do
+    split -b 15M -d "$OUTD/himtok-$run.safetensors" "$COPY_TO/himtok-$run.safetensors.part"
+  done
+  tar czf "$COPY_TO/logs.tar.gz" -C "$OUTD" $(cd "$OUTD" && ls -d *.log *.txt *.jsonl bench_b*/bench.json \
+      $(for r in $RUNS; do echo $r/metrics.jsonl $r/config.json; done) 2>/dev/null)
+  ls -l "$COPY_TO"
+  echo "reassemble: cat himtok-small.safetensors.part* > himtok-small.safetensors"
+fi
 echo "total $(( $(date +%s) - start )) s"

@@ -21,6 +21,7 @@ struct TrainArgs {
   std::string device = "cpu";
   double time_limit_min = 0;
   std::string init;
+  int64_t bench = 0;
 };
 
 int run_train(const TrainArgs& a) {
@@ -37,6 +38,11 @@ int run_train(const TrainArgs& a) {
   run.device = a.device;
   run.init_from = a.init;
   run.time_limit_s = a.time_limit_min * 60.0;
+  run.bench_steps = a.bench;
+  if (a.bench > 0) {
+    HIMTOK_CHECK_INPUT(a.time_limit_min <= 0 && a.max_steps < 0, "--bench runs a fixed number of steps: drop --time-limit and --max-steps");
+    run.resume = false;
+  }
   if (a.nproc > 1) {
     // Single-machine launcher: this process is rank 0; it starts ranks 1..n-1 as copies of itself.
     HIMTOK_CHECK_INPUT(a.world_size == 1, "--nproc and --world-size are exclusive");
@@ -55,6 +61,7 @@ int run_train(const TrainArgs& a) {
                                          "--max-steps", std::to_string(a.max_steps)};
         if (a.steps > 0) args.insert(args.end(), {"--steps", std::to_string(a.steps)});
         if (a.no_resume) args.push_back("--no-resume");
+        if (a.bench > 0) args.insert(args.end(), {"--bench", std::to_string(a.bench)});
         std::vector<char*> argv;
         for (auto& s : args) argv.push_back(s.data());
         argv.push_back(nullptr);
@@ -102,6 +109,10 @@ HIMTOK_COMMAND(train_tokenizer, 40) {
       ->check(CLI::ExistingFile);
   sub->add_option("--time-limit", a->time_limit_min,
                   "Minutes: after 20 steps, shorten the cosine schedule so that the run ends in time");
+  sub->add_option("--bench", a->bench,
+                  "Benchmark: this many timed steps (after 5 warm-up steps), no evaluation or checkpoints; prints "
+                  "masks/s and the step time per phase, writes OUT/bench.json")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   sub->add_option("--nproc", a->nproc, "Data-parallel processes on this machine (Gloo)");
   sub->add_option("--rank", a->rank, "Multi-machine launch: this process's rank");
   sub->add_option("--world-size", a->world_size, "Multi-machine launch: number of processes");

@@ -3,10 +3,13 @@
 #include "data/mask_source.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include "common/error.h"
 #include "data/coco_source.h"
+#include "data/crop_source.h"
 #include "data/masks_filter.h"
 #include "data/masks_rng.h"
 #include "data/masks_sources.h"
@@ -116,7 +119,8 @@ std::unique_ptr<MaskSource> make_synthetic_source(uint64_t n, uint64_t seed) {
 }  // namespace detail
 
 std::unique_ptr<MaskSource> open_mask_source(const std::string& spec) {
-  const std::string usage = "; expected DIR, palette:DIR, FILE.json, FILE.jsonl or synthetic:N[:SEED]";
+  const std::string usage =
+      "; expected DIR, palette:DIR, FILE.json, crop:[MARGIN:]FILE.json, FILE.jsonl or synthetic:N[:SEED]";
   HIMTOK_CHECK_INPUT(!spec.empty(), "mask source: empty spec", usage);
   if (spec.rfind("synthetic:", 0) == 0) {
     std::string rest = spec.substr(10);
@@ -133,6 +137,25 @@ std::unique_ptr<MaskSource> open_mask_source(const std::string& spec) {
     std::string dir = spec.substr(8);
     HIMTOK_CHECK_INPUT(fs::is_directory(dir), spec, ": no such directory");
     return detail::make_palette_source(dir);
+  }
+  if (spec.rfind("crop:", 0) == 0) {
+    // crop:FILE.json or crop:MARGIN:FILE.json (a leading number followed by ':' is the margin)
+    std::string rest = spec.substr(5);
+    double margin = kDefaultCropMargin;
+    const size_t colon = rest.find(':');
+    if (colon != std::string::npos) {
+      const std::string m = rest.substr(0, colon);
+      char* end = nullptr;
+      const double v = std::strtod(m.c_str(), &end);
+      if (!m.empty() && end == m.c_str() + m.size()) {
+        HIMTOK_CHECK_INPUT(std::isfinite(v) && v >= 0 && v <= 10, spec, ": crop margin ", m, " out of range 0..10");
+        margin = v;
+        rest = rest.substr(colon + 1);
+      }
+    }
+    HIMTOK_CHECK_INPUT(ends_with_ci(rest, ".json"), spec, ": crop: expects a COCO .json file", usage);
+    HIMTOK_CHECK_INPUT(fs::is_regular_file(rest), spec, ": no such file");
+    return make_crop_source(rest, margin);
   }
   if (ends_with_ci(spec, ".jsonl")) {
     HIMTOK_CHECK_INPUT(fs::is_regular_file(spec), spec, ": no such file");

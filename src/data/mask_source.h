@@ -31,6 +31,7 @@ class MaskSource {
 //   DIR of palette/instance PNGs (`palette:DIR`, recursive; one mask per non-background colour/id;
 //                                 group = the PNG's parent folder, i.e. the video sequence)
 //   FILE.json                    (COCO annotations or results: polygons, uncompressed or compressed RLE)
+//   crop:[MARGIN:]FILE.json      (COCO annotations, each object cropped to its box + margin; crop_source.h)
 //   FILE.jsonl                   (HiMTok layout: {"image", "mask", "conversations"}; mask paths relative to the file)
 //   synthetic:N[:SEED]           (N seeded synthetic masks, see synthetic.h)
 // Throws InputError for a missing path or an unknown format.

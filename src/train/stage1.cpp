@@ -6,6 +6,10 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -373,6 +377,50 @@ json evaluate(tok::HiMT& model, const at::Tensor& val_x) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// Bench mode (Stage1Run::bench_steps): wall time per phase of a step
+
+namespace {
+
+// Wall-clock time per phase, summed over the timed steps. On CUDA each lap first waits for the
+// device, so that the time lands in the phase that queued the work; this removes the overlap of
+// host and device between phases, so bench step times are an upper bound for a normal run.
+struct PhaseClock {
+  enum Phase { kData, kForward, kBackward, kOptimizer, kCount };
+  static constexpr const char* kNames[kCount] = {"data", "forward", "backward", "optimizer"};
+  bool on = false, cuda = false;
+  std::array<double, kCount> sum{};
+  std::chrono::steady_clock::time_point t;
+  void sync() const {
+    if (cuda) torch::cuda::synchronize();
+  }
+  void start() {
+    if (!on) return;
+    sync();
+    t = std::chrono::steady_clock::now();
+  }
+  void lap(Phase p) {
+    if (!on) return;
+    sync();
+    const auto now = std::chrono::steady_clock::now();
+    sum[p] += std::chrono::duration<double>(now - t).count();
+    t = now;
+  }
+};
+
+// Device memory in use (bytes) as the CUDA runtime reports it (total - free: the caching
+// allocator's reserve plus the context), or -1 where it cannot be read. Looked up at run time so
+// that CPU-only builds (Debian's libtorch) need no CUDA library.
+int64_t cuda_memory_in_use() {
+  using MemGetInfo = int (*)(size_t*, size_t*);
+  static MemGetInfo fn = reinterpret_cast<MemGetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
+  size_t free_b = 0, total_b = 0;
+  if (fn == nullptr || fn(&free_b, &total_b) != 0) return -1;
+  return static_cast<int64_t>(total_b - free_b);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
 // The loop
 
 int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
@@ -428,7 +476,8 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
 
   int64_t step = 0;
   Checkpoint ck;
-  if (run.resume && load_checkpoint(ckpt_path, ck)) {
+  const bool bench = run.bench_steps > 0;
+  if (!bench && run.resume && load_checkpoint(ckpt_path, ck)) {
     // The run must continue with the same config; only the total step count (the schedule's
     // length, --steps) may change on resume.
     json was = ck.meta.value("config", json()), now = json::parse(cfg.to_json());
@@ -459,7 +508,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       }
       io::write_file_atomic(metrics_path, kept.data(), kept.size());
     }
-  } else if (main_rank && fs::exists(metrics_path)) {
+  } else if (!bench && main_rank && fs::exists(metrics_path)) {
     fs::remove(metrics_path);
   }
   if (cfg.ema_decay > 0 && ema.empty())
@@ -467,15 +516,16 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
 
   // Fixed validation inputs (no augmentation).
   at::Tensor val_x;
-  if (main_rank && cfg.val_masks > 0)
+  if (main_rank && cfg.val_masks > 0 && !bench)
     val_x = make_batch(data, cfg.augment, cfg.seed, mix(cfg.seed, 0xFA11), 0, cfg.val_masks, true, false, n_threads).to(device);
 
   Stage1Config sched = cfg;  // the schedule's length may shrink to fit --time-limit (see below)
   int64_t last = run.max_steps >= 0 ? std::min(run.max_steps, cfg.steps) : cfg.steps;
+  if (bench) last = step + kBenchWarmupSteps + run.bench_steps;
   const int64_t b_local = cfg.batch_size / run.world_size;
   Progress bar(last, "train");
   std::ofstream metrics;
-  if (main_rank) metrics.open(metrics_path, std::ios::app);
+  if (main_rank && !bench) metrics.open(metrics_path, std::ios::app);
   auto t0 = std::chrono::steady_clock::now();
   int64_t steps_timed = 0;
   auto save = [&](int64_t s) {
@@ -491,9 +541,14 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
     save_checkpoint(ckpt_path, c);
   };
   // Batches are made on the CPU one step ahead, while the device works on the current one.
+  std::atomic<int64_t> make_ns{0}, made{0};  // time spent making batches (on the prefetch thread)
   auto batch_for = [&](int64_t s) {
+    const auto tm = std::chrono::steady_clock::now();
     const uint64_t key = mix(cfg.data_seed != 0 ? cfg.data_seed : cfg.seed, static_cast<uint64_t>(s) + 1);
-    return make_batch(data, cfg.augment, cfg.seed, key, run.rank * b_local, (run.rank + 1) * b_local, false, true, n_threads);
+    at::Tensor b = make_batch(data, cfg.augment, cfg.seed, key, run.rank * b_local, (run.rank + 1) * b_local, false, true, n_threads);
+    make_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - tm).count();
+    ++made;
+    return b;
   };
   std::future<at::Tensor> next_batch;
   if (step < last) next_batch = std::async(std::launch::async, batch_for, step);
@@ -501,8 +556,20 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   auto t10 = std::chrono::steady_clock::now();
   double data_wait_s = 0;  // time the loop waited for batches (the CPU data pipeline is too slow if large)
   NonFiniteGuard non_finite;
+  PhaseClock clock;
+  clock.cuda = device.is_cuda();
+  int64_t peak_mem = -1;
+  std::chrono::steady_clock::time_point bench_t0;
 
   while (step < last) {
+    if (bench && step == first_step + kBenchWarmupSteps) {  // start timing after the warm-up steps
+      clock.on = true;
+      clock.sync();
+      bench_t0 = std::chrono::steady_clock::now();
+      make_ns = 0;
+      made = 0;
+    }
+    clock.start();
     const uint64_t key = mix(cfg.seed, static_cast<uint64_t>(step) + 1);
     std::mt19937_64 rng(mix(key, 0x1e7e15));
     const auto tw = std::chrono::steady_clock::now();
@@ -518,12 +585,14 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
         at::autocast::set_cpu_enabled(true);
         at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
       }
+      clock.lap(PhaseClock::kData);
       sl = compute_loss(model, x, step, cfg, rng);
       if (cfg.bf16) {
         at::autocast::set_cpu_enabled(false);
         at::autocast::clear_cache();
       }
     }
+    clock.lap(PhaseClock::kForward);
     opt.zero_grad();
     sl.total.backward();
     if (dp.active()) {
@@ -548,6 +617,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       dp.allreduce_mean(l);
       loss_value = l[0].item<double>(), sl.full = l[1].item<double>(), sl.levels = l[2].item<double>(), sl.vq = l[3].item<double>();
     }
+    clock.lap(PhaseClock::kBackward);
     double gnorm = cfg.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip) : 0.0;
     // NaN/Inf loss or gradient: no update (the values are global, so every process agrees); the
     // guard stops the run after 3 in a row (train/checkpoint.h), leaving the last checkpoint.
@@ -590,6 +660,8 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
         else ema[k].copy_(t);  // integer/bool buffers are copied, not averaged
       }
     }
+    clock.lap(PhaseClock::kOptimizer);
+    if (clock.on && clock.cuda) peak_mem = std::max(peak_mem, cuda_memory_in_use());
     ++steps_timed;
     if (run.time_limit_s > 0 && step == first_step + 10) t10 = std::chrono::steady_clock::now();
     if (run.time_limit_s > 0 && step == first_step + 30 && step < last) {
@@ -628,9 +700,38 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       metrics.flush();
       log::info(str_cat("step ", step, " eval ", j.dump()));
     }
-    if (step % cfg.ckpt_every == 0 || step == last) save(step);
+    if (!bench && (step % cfg.ckpt_every == 0 || step == last)) save(step);
   }
   bar.finish();
+  if (bench) {
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - bench_t0).count();
+    const double n = static_cast<double>(run.bench_steps);
+    json j = {{"preset_image_size", cfg.tokenizer.image_size}, {"batch_size", cfg.batch_size},
+              {"hml_levels", cfg.hml.n_levels}, {"device", run.device}, {"threads", n_threads},
+              {"world_size", run.world_size}, {"bf16", cfg.bf16}, {"warmup_steps", kBenchWarmupSteps},
+              {"steps", run.bench_steps}, {"seconds", total},
+              {"masks_per_s", n * static_cast<double>(cfg.batch_size) / total}, {"step_ms", 1e3 * total / n},
+              {"batch_make_ms", made > 0 ? 1e-6 * static_cast<double>(make_ns.load()) / static_cast<double>(made.load()) : 0.0}};
+    std::string split;
+    for (int p = 0; p < PhaseClock::kCount; ++p) {
+      j[std::string(PhaseClock::kNames[p]) + "_ms"] = 1e3 * clock.sum[p] / n;
+      char part[64];
+      std::snprintf(part, sizeof part, "  %s %.1f ms", PhaseClock::kNames[p], 1e3 * clock.sum[p] / n);
+      split += part;
+    }
+    if (peak_mem >= 0) j["peak_device_memory_mib"] = static_cast<double>(peak_mem) / (1 << 20);
+    if (main_rank) {
+      std::ofstream(fs::path(run.out_dir) / "bench.json") << j.dump(2) << "\n";
+      const std::string mem = peak_mem >= 0 ? str_cat("; peak device memory in use ", peak_mem >> 20, " MiB") : "";
+      std::printf("bench: %lld steps of batch %lld on %s: %.2f masks/s, %.1f ms/step (%s; batch making %.1f ms on "
+                  "the prefetch thread)%s\n",
+                  static_cast<long long>(run.bench_steps), static_cast<long long>(cfg.batch_size), run.device.c_str(),
+                  j["masks_per_s"].get<double>(), j["step_ms"].get<double>(), split.c_str() + 2,
+                  j["batch_make_ms"].get<double>(), mem.c_str());
+      std::fflush(stdout);
+    }
+    return step;
+  }
   if (main_rank) export_tokenizer(ckpt_path, (fs::path(run.out_dir) / "model.safetensors").string(), false, cfg.ema_decay > 0);
   return step;
 }

@@ -55,7 +55,14 @@ struct Stage1Run {
   std::string device = "cpu";     // "cpu" or "cuda" (batches are made on the CPU either way)
   std::string init_from;          // a tokenizer file to start from (fine-tuning; ignored on resume)
   double time_limit_s = 0;        // > 0: after 20 steps, shorten the schedule to end within this time
+  // > 0: benchmark mode: kBenchWarmupSteps untimed steps, then this many timed ones, from a fresh
+  // model (or --init); no resume, evaluation, checkpoint, metrics or export. Prints masks/s and
+  // the step time split into data / forward / backward / optimizer (CUDA: with a device sync
+  // after each phase, and the peak device memory in use) and writes out_dir/bench.json.
+  int64_t bench_steps = 0;
 };
+
+constexpr int64_t kBenchWarmupSteps = 5;  // allocator growth, cuDNN autotuning, first-touch pages
 
 // Trains, writing checkpoints and metrics; returns the last step reached.
 int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run);
