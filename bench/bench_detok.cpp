@@ -402,8 +402,9 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const Options& o = opts();
+  const int threads = tok::set_threads(o.threads);
   std::printf("bench_detok: device %s, preset %s, threads %d (libtorch intra-op %d), reps %d\n", o.device.c_str(),
-              o.preset.c_str(), tok::set_threads(o.threads), at::get_num_threads(), o.reps);
+              o.preset.c_str(), threads, at::get_num_threads(), o.reps);
   if (!o.fidelity.empty()) run_fidelity();
   if (o.profile) run_profile();
   benchmark::RegisterBenchmark("GemmFp32", bm_gemm)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
