@@ -40,7 +40,13 @@ at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x, const at::Tensor
   qkv = qkv.view({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});              // (3, B, H, T, hd)
   at::Tensor o = attention(qkv[0], qkv[1], qkv[2], blocked);                  // (B, H, T, hd)
   o = o.transpose(1, 2).reshape({B, T, dim});
-  return out_proj->forward(o);
+  return at::linear(o, out_proj->weight, out_proj->bias);
+}
+
+// at::linear, not torch::nn::Linear::forward: libtorch 1.13's C++ functional linear runs a 3-D
+// input as matmul + a separate bias pass; at::linear folds (B,T,C) into one GEMM with the bias (addmm).
+static at::Tensor linear(const at::Tensor& x, const torch::nn::Linear& l) {
+  return at::linear(x, l->weight, l->bias);
 }
 
 MlpImpl::MlpImpl(int64_t dim, int64_t hidden) {
@@ -48,7 +54,7 @@ MlpImpl::MlpImpl(int64_t dim, int64_t hidden) {
   c_proj = register_module("c_proj", torch::nn::Linear(hidden, dim));
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) { return c_proj->forward(at::gelu(c_fc->forward(x))); }
+at::Tensor MlpImpl::forward(const at::Tensor& x) { return linear(at::gelu(linear(x, c_fc)), c_proj); }
 
 ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t dim, int64_t heads, int64_t mlp_ratio, double ln_eps) {
   ln_1 = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(ln_eps)));

@@ -1,0 +1,426 @@
+// De-tokenizer (and encoder) speed through the MaskTokenizer facade, the way the LMM and the CLI
+// call it, on the CPU or a CUDA device, fp32 and/or bf16; random weights (seed 0) at a preset's
+// sizes (default official-large). scripts/bench_detok.sh runs it beside the official Python code.
+//
+//   build/bench_detok [--device cpu|cuda] [--dtypes fp32,bf16] [--preset official-large|FILE.json]
+//                     [--threads N] [--batches 1,8] [--ops decode,encode] [--reps 3]
+//                     [--profile] [--fidelity MODEL.safetensors,MASKS.json[,N]]  [Google Benchmark flags]
+//
+// Benchmarks (one warm-up call per (op, dtype, batch) first, outside the timing; then --reps
+// repetitions of 1 iteration each; read the _median rows):
+//   Decode/<dtype>/B:<B>  MaskTokenizer::decode_probs(p, B, L), p = softmax(3 randn) over K codes,
+//                         host floats in, host probability maps out (MaskDecoder.decode_prob path)
+//   Encode/<dtype>/B:<B>  MaskTokenizer::encode(B random binary S x S masks) -> ids
+//   GemmFp32              2048^3 at::mm: this machine's fp32 GEMM rate in the same run
+//   AttentionFp32/ours, /bmm_reference   one decoder-ViT attention (B=1): nn::attention vs at::matmul
+//                         over all heads (what nn::attention did before, and what torch's MHA does)
+// Counters: ms_per_mask, GFLOPs (achieved, from the analytic FLOP count of the config).
+//
+// --profile: before the benchmarks, one decode per dtype at the first batch size is run under
+//   libtorch's (legacy) autograd profiler and printed as a self-time table by op, plus the time of
+//   each stage (codebook lookup, decoder ViT + ffn, pixel decoder) measured separately.
+// --fidelity: masks of a COCO file (first N, default 64) are encoded with the trained model in
+//   fp32; their ids are decoded in fp32 and bf16 (decode_ids, and decode_probs with one-hot rows)
+//   and the thresholded (p > 0.5) masks compared: mean and min IoU, printed before the benchmarks.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/mask_source.h"
+#include "nn/attention.h"
+#include "tokenizer/himt.h"
+#include "tokenizer/tokenizer.h"
+
+using namespace himtok;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Options (ours; everything else goes to Google Benchmark)
+
+struct Options {
+  std::string device = "cpu";
+  std::vector<std::string> dtypes{"fp32", "bf16"};
+  std::string preset = "official-large";
+  int threads = 0;
+  std::vector<int64_t> batches{1, 8};
+  std::set<std::string> ops{"decode", "encode"};
+  int reps = 3;
+  bool profile = false;
+  std::string fidelity;  // MODEL,MASKS[,N]
+};
+
+Options& opts() {
+  static Options o;
+  return o;
+}
+
+std::vector<std::string> split(const std::string& s, char sep = ',') {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, sep);)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// Takes our flags out of argv (so that benchmark::Initialize sees only its own).
+void parse_options(int* argc, char** argv) {
+  Options& o = opts();
+  int w = 1;
+  for (int i = 1; i < *argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const std::string& name) -> const char* {
+      if (a == name && i + 1 < *argc) return argv[++i];
+      if (a.rfind(name + "=", 0) == 0) return argv[i] + name.size() + 1;
+      return nullptr;
+    };
+    if (const char* v = value("--device")) o.device = v;
+    else if (const char* v = value("--dtypes")) o.dtypes = split(v);
+    else if (const char* v = value("--preset")) o.preset = v;
+    else if (const char* v = value("--threads")) o.threads = std::atoi(v);
+    else if (const char* v = value("--batches")) {
+      o.batches.clear();
+      for (const auto& b : split(v)) o.batches.push_back(std::atoll(b.c_str()));
+    } else if (const char* v = value("--ops")) {
+      auto l = split(v);
+      o.ops = std::set<std::string>(l.begin(), l.end());
+    } else if (const char* v = value("--reps")) o.reps = std::max(1, std::atoi(v));
+    else if (const char* v = value("--fidelity")) o.fidelity = v;
+    else if (a == "--profile") o.profile = true;
+    else argv[w++] = argv[i];
+  }
+  *argc = w;
+}
+
+tok::LoadOptions load_options(const std::string& dtype) {
+  tok::LoadOptions lo;
+  lo.threads = opts().threads;
+  lo.device = opts().device;
+  lo.dtype = dtype;
+  return lo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analytic FLOPs (2 x multiply-adds) of one decode (decoder ViT + ffn + pixel decoder), one encode
+
+double vit_flops(const tok::TokenizerConfig& c) {
+  const double C = static_cast<double>(c.width), T = static_cast<double>(1 + c.n_patches() + c.num_latent_tokens);
+  const double per_layer = T * (4 * C * C + 2 * C * C * static_cast<double>(c.mlp_ratio)) + 2 * T * T * C;
+  return 2 * per_layer * static_cast<double>(c.depth);
+}
+
+double pixel_flops(const tok::TokenizerConfig& c) {
+  double f = 0;
+  int64_t res = c.grid();
+  auto conv = [&](int64_t cin, int64_t cout, double k, int64_t r) {
+    f += 2 * static_cast<double>(cin) * static_cast<double>(cout) * k * k * static_cast<double>(r * r);
+  };
+  int64_t block_in = c.pixel_hidden_channels * c.pixel_channel_mult.back();
+  conv(c.pixel_z_channels, block_in, 3, res);
+  for (int i = 0; i < 2; ++i) conv(block_in, block_in, 3, res), conv(block_in, block_in, 3, res);
+  for (int64_t lvl = static_cast<int64_t>(c.pixel_channel_mult.size()) - 1; lvl >= 0; --lvl) {
+    int64_t out = c.pixel_hidden_channels * c.pixel_channel_mult[static_cast<size_t>(lvl)];
+    for (int64_t b = 0; b < c.pixel_num_res_blocks; ++b) {
+      conv(block_in, out, 3, res);
+      conv(out, out, 3, res);
+      if (block_in != out) conv(out, out, 1, res);
+      block_in = out;
+    }
+    if (lvl > 0) {
+      res *= 2;
+      conv(block_in, block_in, 3, res);
+    }
+  }
+  conv(block_in, 3, 3, res);
+  return f;
+}
+
+double decode_flops(const tok::TokenizerConfig& c) {
+  const double C = static_cast<double>(c.width), N = static_cast<double>(c.n_patches());
+  const double ffn = 2.0 * N * (C * 2 * C + 2 * C * static_cast<double>(c.pixel_z_channels));
+  return vit_flops(c) + ffn + pixel_flops(c);
+}
+
+double encode_flops(const tok::TokenizerConfig& c) {
+  const double patch = 2.0 * 3 * static_cast<double>(c.patch_size * c.patch_size) *
+                       static_cast<double>(c.width * c.n_patches());
+  return vit_flops(c) + patch;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models and inputs, made once
+
+struct Inputs {
+  std::vector<float> probs;  // (Bmax, L, K)
+  std::vector<Mask> masks;   // Bmax binary S x S
+};
+
+tok::TokenizerConfig config() { return tok::TokenizerConfig::resolve(opts().preset); }
+
+tok::MaskTokenizer& model(const std::string& dtype) {
+  static std::map<std::string, std::unique_ptr<tok::MaskTokenizer>> by_dtype;
+  auto it = by_dtype.find(dtype);
+  if (it == by_dtype.end())
+    it = by_dtype.emplace(dtype, std::make_unique<tok::MaskTokenizer>(
+                                     tok::MaskTokenizer::random(config(), 0, load_options(dtype)))).first;
+  return *it->second;
+}
+
+const Inputs& inputs() {
+  static Inputs in = [] {
+    Inputs s;
+    const auto c = config();
+    const int64_t B = *std::max_element(opts().batches.begin(), opts().batches.end());
+    at::manual_seed(1);
+    at::Tensor p = at::softmax(at::randn({B, c.num_latent_tokens, c.codebook_size}) * 3.0, -1).contiguous();
+    s.probs.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+    at::Tensor m = (at::rand({B, c.image_size, c.image_size}) > 0.5).to(at::kByte).contiguous();
+    for (int64_t b = 0; b < B; ++b) {
+      Mask mk(c.image_size, c.image_size);
+      std::copy(m[b].data_ptr<uint8_t>(), m[b].data_ptr<uint8_t>() + m[b].numel(), mk.data.begin());
+      s.masks.push_back(std::move(mk));
+    }
+    return s;
+  }();
+  return in;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Benchmarks
+
+void set_counters(benchmark::State& st, double flops_per_mask, int64_t B) {
+  st.counters["GFLOPs"] = benchmark::Counter(flops_per_mask * static_cast<double>(B),
+                                             benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.counters["ms_per_mask"] = benchmark::Counter(static_cast<double>(B) / 1000.0,
+                                                  benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void bm_decode(benchmark::State& st, std::string dtype, int64_t B) {
+  auto& m = model(dtype);
+  const int64_t L = m.config().num_latent_tokens, K = m.config().codebook_size;
+  std::vector<float> p(inputs().probs.begin(), inputs().probs.begin() + B * L * K);
+  static std::set<std::string> warm;
+  if (warm.insert(dtype + std::to_string(B)).second) m.decode_probs(p, B, L);
+  for (auto _ : st) benchmark::DoNotOptimize(m.decode_probs(p, B, L).data());
+  set_counters(st, decode_flops(m.config()), B);
+}
+
+void bm_encode(benchmark::State& st, std::string dtype, int64_t B) {
+  auto& m = model(dtype);
+  std::vector<Mask> x(inputs().masks.begin(), inputs().masks.begin() + B);
+  static std::set<std::string> warm;
+  if (warm.insert(dtype + std::to_string(B)).second) m.encode(x);
+  for (auto _ : st) benchmark::DoNotOptimize(m.encode(x).data());
+  set_counters(st, encode_flops(m.config()), B);
+}
+
+void bm_gemm(benchmark::State& st) {
+  tok::set_threads(opts().threads);
+  const int64_t n = 2048;
+  at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
+  for (auto _ : st) benchmark::DoNotOptimize(at::mm(a, b));
+  st.counters["GFLOPs"] = benchmark::Counter(2.0 * n * n * n, benchmark::Counter::kIsIterationInvariantRate,
+                                             benchmark::Counter::kIs1000);
+}
+
+// One ViT attention of the config (q, k, v strided views of one (B,T,3C) projection, as the blocks
+// call it): nn::attention against the all-heads-at-once formulation it replaced on the CPU.
+void bm_attention(benchmark::State& st, bool reference) {
+  tok::set_threads(opts().threads);
+  const auto c = config();
+  const int64_t B = st.range(0), T = 1 + c.n_patches() + c.num_latent_tokens, H = c.heads, hd = c.width / c.heads;
+  at::NoGradGuard ng;
+  at::Tensor qkv = at::randn({B, T, 3 * c.width}).view({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});  // (3,B,H,T,hd)
+  const at::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+  auto ref = [&] {
+    at::Tensor s = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+    return at::matmul(at::softmax(s, -1), v);
+  };
+  for (auto _ : st) benchmark::DoNotOptimize((reference ? ref() : nn::attention(q, k, v, at::Tensor())).data_ptr());
+}
+
+// ---------------------------------------------------------------------------------------------
+// --profile: self time by op (legacy profiler, the calling thread's events) + stage times
+
+void print_profile(const torch::autograd::profiler::thread_event_lists& lists, double total_ms) {
+  struct Agg {
+    double self_us = 0;
+    int calls = 0;
+  };
+  std::map<std::string, Agg> by_name;
+  for (const auto& events : lists) {
+    struct Open {
+      const torch::autograd::profiler::LegacyEvent* e;
+      double child_us;
+    };
+    std::vector<Open> stack;
+    for (const auto& e : events) {
+      using torch::autograd::profiler::EventKind;
+      if (e.kind() == EventKind::PushRange) {
+        stack.push_back({&e, 0.0});
+      } else if (e.kind() == EventKind::PopRange && !stack.empty()) {
+        Open o = stack.back();
+        stack.pop_back();
+        const double incl = o.e->cpuElapsedUs(e);
+        Agg& a = by_name[o.e->name()];
+        a.self_us += incl - o.child_us;
+        a.calls += 1;
+        if (!stack.empty()) stack.back().child_us += incl;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, Agg>> rows(by_name.begin(), by_name.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.second.self_us > y.second.self_us; });
+  std::printf("  %-36s %10s %7s %6s\n", "op", "self ms", "share", "calls");
+  for (size_t i = 0; i < std::min<size_t>(rows.size(), 22); ++i)
+    std::printf("  %-36s %10.1f %6.1f%% %6d\n", rows[i].first.c_str(), rows[i].second.self_us / 1e3,
+                100.0 * rows[i].second.self_us / 1e3 / total_ms, rows[i].second.calls);
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void run_profile() {
+  const auto c = config();
+  const int64_t B = opts().batches.front();
+  tok::set_threads(opts().threads);
+  for (const auto& dtype : opts().dtypes) {
+    at::manual_seed(0);
+    tok::HiMT m(c);
+    m->eval();
+    m->to(at::Device(opts().device));
+    if (dtype == "bf16") m->to_inference_dtype(at::kBFloat16);
+    at::NoGradGuard ng;
+    at::Tensor p = at::softmax(at::randn({B, c.num_latent_tokens, c.codebook_size}) * 3.0, -1).to(at::Device(opts().device));
+    auto sync = [&](const at::Tensor& t) { return t.to(at::kCPU); };  // waits for the device
+    sync(m->decode_probs(p));  // warm-up
+    // stage times
+    auto t0 = std::chrono::steady_clock::now();
+    at::Tensor z = m->quantize->lookup_probs(p);
+    sync(z);
+    const double t_lookup = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    at::Tensor f = m->decoder->forward(z);
+    sync(f);
+    const double t_vit = ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    at::Tensor y = m->pixel_decoder->forward(f);
+    sync(y);
+    const double t_pix = ms_since(t0);
+    std::printf("himtok %s decode_probs B=%lld stages: lookup %.1f ms, decoder ViT+ffn %.1f ms, pixel decoder %.1f ms\n",
+                dtype.c_str(), static_cast<long long>(B), t_lookup, t_vit, t_pix);
+    // op table
+    namespace prof = torch::autograd::profiler;
+    prof::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+    t0 = std::chrono::steady_clock::now();
+    sync(m->decode_probs(p));
+    const double total = ms_since(t0);
+    auto lists = prof::disableProfilerLegacy();
+    std::printf("himtok %s decode_probs B=%lld under the profiler: %.1f ms\n", dtype.c_str(), static_cast<long long>(B), total);
+    print_profile(lists, total);
+    std::fflush(stdout);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// --fidelity: bf16 vs fp32 masks on trained weights
+
+double iou(const FloatMap& a, const FloatMap& b) {
+  int64_t inter = 0, uni = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    const bool x = a.data[i] > 0.5f, y = b.data[i] > 0.5f;
+    inter += x && y;
+    uni += x || y;
+  }
+  return uni == 0 ? 1.0 : static_cast<double>(inter) / static_cast<double>(uni);
+}
+
+void run_fidelity() {
+  auto parts = split(opts().fidelity);
+  if (parts.size() < 2) throw std::runtime_error("--fidelity MODEL,MASKS[,N]");
+  const size_t n_max = parts.size() > 2 ? std::stoul(parts[2]) : 64;
+  auto src = data::open_mask_source(parts[1]);
+  std::vector<Mask> masks;
+  for (size_t i = 0; i < std::min(n_max, src->size()); ++i) masks.push_back(src->get(i).mask);
+  std::map<std::string, std::unique_ptr<tok::MaskTokenizer>> m;
+  for (const char* dt : {"fp32", "bf16"}) {
+    tok::LoadOptions lo = load_options(dt);
+    lo.weights = parts[0];
+    m.emplace(dt, std::make_unique<tok::MaskTokenizer>(tok::MaskTokenizer::load(lo)));
+  }
+  const int64_t K = m.at("fp32")->config().codebook_size;
+  const size_t chunk = 8;
+  std::vector<double> iou_ids, iou_probs;
+  int64_t same_ids = 0, total_ids = 0;
+  for (size_t s = 0; s < masks.size(); s += chunk) {
+    std::vector<Mask> batch(masks.begin() + s, masks.begin() + std::min(masks.size(), s + chunk));
+    auto ids = m.at("fp32")->encode(batch);
+    auto ids_bf16 = m.at("bf16")->encode(batch);
+    for (size_t b = 0; b < ids.size(); ++b)
+      for (size_t t = 0; t < ids[b].size(); ++t) same_ids += ids[b][t] == ids_bf16[b][t], ++total_ids;
+    auto a = m.at("fp32")->decode_ids(ids), c = m.at("bf16")->decode_ids(ids);
+    for (size_t b = 0; b < a.size(); ++b) iou_ids.push_back(iou(a[b], c[b]));
+    const int64_t B = static_cast<int64_t>(ids.size()), T = static_cast<int64_t>(ids[0].size());
+    std::vector<float> onehot(static_cast<size_t>(B * T * K), 0.f);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t) onehot[static_cast<size_t>((b * T + t) * K + ids[b][t])] = 1.f;
+    a = m.at("fp32")->decode_probs(onehot, B, T);
+    c = m.at("bf16")->decode_probs(onehot, B, T);
+    for (size_t b = 0; b < a.size(); ++b) iou_probs.push_back(iou(a[b], c[b]));
+  }
+  auto report = [](const char* what, const std::vector<double>& v) {
+    double sum = 0;
+    for (double x : v) sum += x;
+    std::printf("fidelity %s: bf16 vs fp32 masks (p > 0.5) over %zu masks: mean IoU %.4f, min IoU %.4f\n", what,
+                v.size(), sum / static_cast<double>(v.size()), *std::min_element(v.begin(), v.end()));
+  };
+  std::printf("fidelity model %s, masks %s (first %zu)\n", parts[0].c_str(), parts[1].c_str(), masks.size());
+  report("decode_ids", iou_ids);
+  report("decode_probs(one-hot)", iou_probs);
+  std::printf("fidelity encode: bf16 ids equal to fp32 ids: %lld / %lld\n", static_cast<long long>(same_ids),
+              static_cast<long long>(total_ids));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  parse_options(&argc, argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const Options& o = opts();
+  const int threads = tok::set_threads(o.threads);
+  std::printf("bench_detok: device %s, preset %s, threads %d (libtorch intra-op %d), reps %d\n", o.device.c_str(),
+              o.preset.c_str(), threads, at::get_num_threads(), o.reps);
+  if (!o.fidelity.empty()) run_fidelity();
+  if (o.profile) run_profile();
+  benchmark::RegisterBenchmark("GemmFp32", bm_gemm)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+  benchmark::RegisterBenchmark("AttentionFp32/ours", bm_attention, false)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+  benchmark::RegisterBenchmark("AttentionFp32/bmm_reference", bm_attention, true)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+  for (const auto& dt : o.dtypes)
+    for (int64_t B : o.batches) {
+      const std::string tag = dt + "/B:" + std::to_string(B);
+      if (o.ops.count("decode"))
+        benchmark::RegisterBenchmark(("Decode/" + tag).c_str(), bm_decode, dt, B)
+            ->Unit(benchmark::kMillisecond)->Iterations(1)->Repetitions(o.reps)->UseRealTime();
+      if (o.ops.count("encode"))
+        benchmark::RegisterBenchmark(("Encode/" + tag).c_str(), bm_encode, dt, B)
+            ->Unit(benchmark::kMillisecond)->Iterations(1)->Repetitions(o.reps)->UseRealTime();
+    }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
