@@ -79,7 +79,16 @@ at::Tensor DecoderAttentionImpl::forward(const at::Tensor& x, const RotaryTables
     ck = k;
     cv = v;
   }
-  const at::Tensor o = himtok::nn::attention(q, repeat_kv(k, g), repeat_kv(v, g), blocked, /*causal=*/true);
+  at::Tensor o;  // (B, Hq, L, D)
+  if (l == 1 && g > 1) {
+    // One new token (a decode step): the g query heads of a key/value head attend together to its
+    // keys, (B, Hkv, g, D) against (B, Hkv, Lk, D), without repeat_kv's copies of the whole cache.
+    // Every cached key precedes the new token, so no causal mask is needed.
+    o = himtok::nn::attention(q.reshape({b, n_kv_heads_, g, d}), k, v, blocked, /*causal=*/false)
+            .reshape({b, n_heads_, 1, d});
+  } else {
+    o = himtok::nn::attention(q, repeat_kv(k, g), repeat_kv(v, g), blocked, /*causal=*/true);
+  }
   return wo->forward(o.transpose(1, 2).reshape({b, l, n_heads_ * d}));
 }
 

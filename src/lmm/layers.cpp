@@ -86,6 +86,38 @@ __attribute__((target("avx2,fma"))) void dot_rows_avx2(const uint16_t* w, const 
     out[r * ldo] = acc_s;
   }
 }
+
+// 8 bf16 at p widened to fp32.
+__attribute__((target("avx2,fma"))) inline __m256 widen_bf16(const uint16_t* p) {
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+
+// out[j] = dot(w[j, 0:k], x[0:k]) for 4 consecutive weight rows at once (one activation row): each
+// 8-lane step of x is loaded once for the 4 rows, and 8 independent accumulators (4 rows x 2
+// steps) keep both FMA pipes busy, so the loop runs at the speed the weights stream from memory.
+__attribute__((target("avx2,fma"))) void dot4_rows_avx2(const uint16_t* w, int64_t ldw, const float* x, int64_t k,
+                                                        float* out) {
+  __m256 a[4][2];
+  for (auto& r : a) r[0] = r[1] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+    for (int r = 0; r < 4; ++r) {
+      a[r][0] = _mm256_fmadd_ps(widen_bf16(w + r * ldw + i), x0, a[r][0]);
+      a[r][1] = _mm256_fmadd_ps(widen_bf16(w + r * ldw + i + 8), x1, a[r][1]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    const __m256 s = _mm256_add_ps(a[r][0], a[r][1]);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    float acc = _mm_cvtss_f32(h);
+    for (int64_t j = i; j < k; ++j) acc += bf16_to_float(w[r * ldw + j]) * x[j];
+    out[r] = acc;
+  }
+}
 #endif
 
 bool have_avx2() {
@@ -111,7 +143,12 @@ at::Tensor linear_bf16w_cpu(const at::Tensor& x2, const at::Tensor& w) {
     float* op = out.data_ptr<float>();
     const bool avx2 = have_avx2();
     at::parallel_for(0, n, 16, [&](int64_t n0, int64_t n1) {
-      for (int64_t j = n0; j < n1; ++j) {
+      int64_t j = n0;
+#if defined(__x86_64__)
+      if (avx2 && m == 1)
+        for (; j + 4 <= n1; j += 4) dot4_rows_avx2(wp + j * ldw, ldw, xp, k, op + j);
+#endif
+      for (; j < n1; ++j) {
 #if defined(__x86_64__)
         if (avx2) {
           dot_rows_avx2(wp + j * ldw, xp, m, k, k, op + j, n);
