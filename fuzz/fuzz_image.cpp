@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace himtok;
   std::vector<uint8_t> buf(data, data + size);
-  for (int channels : {0, 1}) {
+  for (int channels : {0, 1, 3}) {  // 3: photos, through libjpeg-turbo (io/jpeg.h)
     fuzz::expect_ok_or_input_error([&] {
       Image img = io::decode_image(buf.data(), buf.size(), channels, "fuzz.png");
       if (img.h <= 0 || img.w <= 0 || img.h * img.w > io::kMaxImagePixels) fuzz::property_failed("image size");

@@ -123,6 +123,19 @@ TEST(ReliabilityInputs, JpegHuffmanTableOverflowIsRefused) {
   EXPECT_GT(io::load_image(test::data_path("himtok-examples/images/0.jpg")).w, 0);
 }
 
+// Found by fuzz_image: stb_image 2.27 indexes past its bit-mask table on this file. JPEGs are
+// decoded by libjpeg-turbo alone (io/jpeg.h), for every channel count; it decodes this one (its
+// corrupt entropy data gives warnings, which are ignored as PIL does), with the channels asked for.
+// (Under the sanitizer build, any UB here fails the run.)
+TEST(ReliabilityInputs, CorruptJpegNeverReachesStb) {
+  const std::string p = test::data_path("reliability/stb_jpeg_bmask_ub.jpg");
+  for (int channels : {1, 3, 4}) {
+    const Image img = io::load_image(p, channels);
+    EXPECT_EQ(img.c, channels);
+    EXPECT_EQ(img.data.size(), static_cast<size_t>(img.h * img.w * channels));
+  }
+}
+
 TEST(ReliabilityInputs, OnlyPngJpegBmpReachTheDecoder) {
   expect_input_error([] { decode("GIF89a\x01\x00\x01\x00"); }, "not a PNG, JPEG or BMP file");
   expect_input_error([] { decode(std::string("\x00", 1)); }, "not a PNG, JPEG or BMP file");

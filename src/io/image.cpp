@@ -82,13 +82,12 @@ Image decode_image(const uint8_t* bytes, size_t n, int channels, const std::stri
   HIMTOK_CHECK_INPUT(stbi_info_from_memory(bytes, len, &w, &h, &c) != 0, what, ": cannot read image (",
                      stbi_failure_reason(), ")");
   check_pixel_budget(h, w, str_cat(what, ": image"));
-  if (channels == 3 && bytes[0] == 0xff) {  // photos: libjpeg-turbo, as PIL decodes them (io/jpeg.h)
+  if (bytes[0] == 0xff) {  // JPEG: libjpeg-turbo, as PIL decodes it (io/jpeg.h); stb never sees one
     Image img;
-    std::string why;  // CMYK and corrupt files fall through to stb, which reports its own reason
-    if (decode_jpeg_rgb(bytes, n, &img, &why)) {
-      check_pixel_budget(img.h, img.w, str_cat(what, ": image"));
-      return img;
-    }
+    std::string why;
+    HIMTOK_CHECK_INPUT(decode_jpeg(bytes, n, channels, &img, &why), what, ": cannot read image (JPEG: ", why, ")");
+    check_pixel_budget(img.h, img.w, str_cat(what, ": image"));
+    return img;
   }
   int n_stored = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(bytes, len, &w, &h, &n_stored, channels),

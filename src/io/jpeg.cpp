@@ -28,7 +28,7 @@ void on_message(j_common_ptr, int) {}  // warnings (e.g. premature end of data):
 
 }  // namespace
 
-bool decode_jpeg_rgb(const uint8_t* bytes, size_t n, Image* out, std::string* why) {
+bool decode_jpeg(const uint8_t* bytes, size_t n, int channels, Image* out, std::string* why) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   cinfo.err = jpeg_std_error(&err.pub);
@@ -55,15 +55,28 @@ bool decode_jpeg_rgb(const uint8_t* bytes, size_t n, Image* out, std::string* wh
   cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress(&cinfo);
   const int64_t w = cinfo.output_width, h = cinfo.output_height, c = cinfo.output_components;
-  img = Image(h, w, 3);
+  const int64_t oc = channels == 0 ? c : channels;
+  img = Image(h, w, oc);
   row.resize(static_cast<size_t>(w * c));
   while (cinfo.output_scanline < cinfo.output_height) {
     const int64_t y = cinfo.output_scanline;
     JSAMPROW rows[1] = {row.data()};
     jpeg_read_scanlines(&cinfo, rows, 1);
-    uint8_t* dst = img.data.data() + y * w * 3;
-    for (int64_t x = 0; x < w; ++x)
-      for (int64_t k = 0; k < 3; ++k) dst[x * 3 + k] = row[static_cast<size_t>(x * c + (c == 3 ? k : 0))];
+    uint8_t* dst = img.data.data() + y * w * oc;
+    for (int64_t x = 0; x < w; ++x) {
+      const uint8_t* px = row.data() + x * c;
+      // gray value: stored, or PIL's ITU-R 601-2 luma in fixed point (Convert.c, L24)
+      const uint8_t gray =
+          c == 1 ? px[0] : static_cast<uint8_t>((19595 * px[0] + 38470 * px[1] + 7471 * px[2] + 0x8000) >> 16);
+      uint8_t* d = dst + x * oc;
+      if (oc <= 2) {
+        d[0] = gray;
+        if (oc == 2) d[1] = 255;
+      } else {
+        for (int64_t k = 0; k < 3; ++k) d[k] = c == 3 ? px[k] : px[0];
+        if (oc == 4) d[3] = 255;
+      }
+    }
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);

@@ -12,10 +12,11 @@
 
 namespace himtok::io {
 
-// bytes: a whole JPEG file. Decodes to 3 channels (RGB) as PIL's convert('RGB'): YCbCr/RGB files
-// through libjpeg's colour conversion, grayscale files replicated. Returns false (out untouched,
-// *why set) for what it does not decode like PIL (CMYK/YCCK files) and for corrupt data; the
-// caller then falls back or reports *why.
-bool decode_jpeg_rgb(const uint8_t* bytes, size_t n, Image* out, std::string* why);
+// bytes: a whole JPEG file. channels: 0 = as stored (1 gray, 3 RGB), 1 = PIL's convert('L')
+// (gray files as stored, colour ones by L = (19595 R + 38470 G + 7471 B + 32768) >> 16), 3 =
+// convert('RGB') (YCbCr/RGB through libjpeg's colour conversion, gray replicated), 2 / 4 = the same
+// with an opaque alpha. Returns false (out untouched, *why set) for corrupt data and for CMYK/YCCK
+// files, which PIL converts in ways not reproduced here.
+bool decode_jpeg(const uint8_t* bytes, size_t n, int channels, Image* out, std::string* why);
 
 }  // namespace himtok::io
