@@ -15,9 +15,11 @@
 #include <memory>
 
 #include "tokenizer/himt.h"
+#include "flops.h"
 #include "tokenizer/tokenizer.h"
 
 using namespace himtok;
+using namespace himtok::bench;
 
 namespace {
 
@@ -31,43 +33,6 @@ int threads() {
   return tok::set_threads(t ? std::atoi(t) : 0);
 }
 
-// Multiply-adds x 2 of one decode (decoder ViT + ffn + pixel decoder) and one encode.
-double vit_flops(const tok::TokenizerConfig& c) {
-  const double C = static_cast<double>(c.width), T = static_cast<double>(1 + c.n_patches() + c.num_latent_tokens);
-  const double per_layer = T * (4 * C * C + 2 * C * C * static_cast<double>(c.mlp_ratio)) + 2 * T * T * C;
-  return 2 * per_layer * static_cast<double>(c.depth);
-}
-
-double pixel_flops(const tok::TokenizerConfig& c) {
-  double f = 0;
-  int64_t res = c.grid();
-  auto conv = [&](double cin, double cout, double k, int64_t r) { f += 2 * cin * cout * k * k * static_cast<double>(r * r); };
-  int64_t block_in = c.pixel_hidden_channels * c.pixel_channel_mult.back();
-  conv(static_cast<double>(c.pixel_z_channels), static_cast<double>(block_in), 3, res);
-  for (int i = 0; i < 2; ++i) conv(block_in, block_in, 3, res), conv(block_in, block_in, 3, res);
-  for (int64_t lvl = static_cast<int64_t>(c.pixel_channel_mult.size()) - 1; lvl >= 0; --lvl) {
-    int64_t out = c.pixel_hidden_channels * c.pixel_channel_mult[static_cast<size_t>(lvl)];
-    for (int64_t b = 0; b < c.pixel_num_res_blocks; ++b) {
-      conv(static_cast<double>(block_in), static_cast<double>(out), 3, res);
-      conv(static_cast<double>(out), static_cast<double>(out), 3, res);
-      if (block_in != out) conv(static_cast<double>(out), static_cast<double>(out), 1, res);
-      block_in = out;
-    }
-    if (lvl > 0) {
-      res *= 2;
-      conv(static_cast<double>(block_in), static_cast<double>(block_in), 3, res);
-    }
-  }
-  conv(static_cast<double>(block_in), 3, 3, res);
-  return f;
-}
-
-double decode_flops(const tok::TokenizerConfig& c) {
-  const double ffn = 2.0 * static_cast<double>(c.n_patches()) *
-                     (static_cast<double>(c.width) * 2 * static_cast<double>(c.width) +
-                      2 * static_cast<double>(c.width) * static_cast<double>(c.pixel_z_channels));
-  return vit_flops(c) + ffn + pixel_flops(c);
-}
 
 struct Models {
   std::map<std::string, tok::HiMT> by_dtype;
@@ -135,9 +100,7 @@ void encode(benchmark::State& st, const std::string& dtype) {
   at::Tensor x = m.pixels8.slice(0, 0, B);
   at::NoGradGuard ng;
   for (auto _ : st) benchmark::DoNotOptimize(model->encode(x).q.ids.data_ptr());
-  const double flops = (vit_flops(model->cfg) + 2.0 * 3 * static_cast<double>(model->cfg.patch_size * model->cfg.patch_size) *
-                                                     static_cast<double>(model->cfg.width * model->cfg.n_patches())) *
-                       static_cast<double>(B);
+  const double flops = encode_flops(model->cfg) * static_cast<double>(B);
   st.counters["GFLOPs"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   st.counters["ms_per_mask"] = benchmark::Counter(static_cast<double>(B) / 1000.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
