@@ -33,6 +33,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -297,15 +298,31 @@ void run_profile() {
 // ---------------------------------------------------------------------------------------------
 // --fidelity: bf16 vs fp32 masks on trained weights
 
-double iou(const FloatMap& a, const FloatMap& b) {
+// Intersection and union of the thresholded (p > 0.5) maps.
+struct IU {
   int64_t inter = 0, uni = 0;
+};
+IU inter_union(const FloatMap& a, const FloatMap& b) {
+  IU r;
   for (size_t i = 0; i < a.data.size(); ++i) {
     const bool x = a.data[i] > 0.5f, y = b.data[i] > 0.5f;
-    inter += x && y;
-    uni += x || y;
+    r.inter += x && y;
+    r.uni += x || y;
   }
-  return uni == 0 ? 1.0 : static_cast<double>(inter) / static_cast<double>(uni);
+  return r;
 }
+
+// Per-mask IoUs and the pooled sum(I) / sum(U) of one comparison.
+struct Agreement {
+  std::vector<double> ious;
+  int64_t inter = 0, uni = 0;
+  void add(const FloatMap& a, const FloatMap& b) {
+    const IU r = inter_union(a, b);
+    ious.push_back(r.uni == 0 ? 1.0 : static_cast<double>(r.inter) / static_cast<double>(r.uni));
+    inter += r.inter;
+    uni += r.uni;
+  }
+};
 
 void run_fidelity() {
   auto parts = split(opts().fidelity);
@@ -322,8 +339,13 @@ void run_fidelity() {
   }
   const int64_t K = m.at("fp32")->config().codebook_size;
   const size_t chunk = 8;
-  std::vector<double> iou_ids, iou_probs;
-  int64_t same_ids = 0, total_ids = 0;
+  // The conditioning baseline: fp32 decoding of one-hot rows blended with 2^-8 (bf16's rounding
+  // unit) of random probability mass, i.e. input noise of bf16's size and nothing else rounded.
+  const float eps = 1.f / 256.f;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> unif(0.f, 1.f);
+  Agreement ag_ids, ag_probs, ag_noise;
+  int64_t same_ids = 0, total_ids = 0, undecided = 0, fg = 0;
   for (size_t s = 0; s < masks.size(); s += chunk) {
     std::vector<Mask> batch(masks.begin() + s, masks.begin() + std::min(masks.size(), s + chunk));
     auto ids = m.at("fp32")->encode(batch);
@@ -331,24 +353,41 @@ void run_fidelity() {
     for (size_t b = 0; b < ids.size(); ++b)
       for (size_t t = 0; t < ids[b].size(); ++t) same_ids += ids[b][t] == ids_bf16[b][t], ++total_ids;
     auto a = m.at("fp32")->decode_ids(ids), c = m.at("bf16")->decode_ids(ids);
-    for (size_t b = 0; b < a.size(); ++b) iou_ids.push_back(iou(a[b], c[b]));
+    for (size_t b = 0; b < a.size(); ++b) ag_ids.add(a[b], c[b]);
     const int64_t B = static_cast<int64_t>(ids.size()), T = static_cast<int64_t>(ids[0].size());
-    std::vector<float> onehot(static_cast<size_t>(B * T * K), 0.f);
+    std::vector<float> onehot(static_cast<size_t>(B * T * K), 0.f), noisy(onehot.size());
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t t = 0; t < T; ++t) onehot[static_cast<size_t>((b * T + t) * K + ids[b][t])] = 1.f;
+      for (int64_t t = 0; t < T; ++t) {
+        onehot[static_cast<size_t>((b * T + t) * K + ids[b][t])] = 1.f;
+        float sum = 0.f;
+        float* row = &noisy[static_cast<size_t>((b * T + t) * K)];
+        for (int64_t k = 0; k < K; ++k) sum += (row[k] = unif(rng));
+        for (int64_t k = 0; k < K; ++k) row[k] = row[k] / sum * eps + (k == ids[b][t] ? 1.f - eps : 0.f);
+      }
     a = m.at("fp32")->decode_probs(onehot, B, T);
     c = m.at("bf16")->decode_probs(onehot, B, T);
-    for (size_t b = 0; b < a.size(); ++b) iou_probs.push_back(iou(a[b], c[b]));
+    auto n = m.at("fp32")->decode_probs(noisy, B, T);
+    for (size_t b = 0; b < a.size(); ++b) {
+      ag_probs.add(a[b], c[b]);
+      ag_noise.add(a[b], n[b]);
+      for (float p : a[b].data) fg += p > 0.5f, undecided += p > 0.45f && p < 0.55f;
+    }
   }
-  auto report = [](const char* what, const std::vector<double>& v) {
+  auto report = [](const char* what, const Agreement& g) {
+    std::vector<double> v = g.ious;
+    std::sort(v.begin(), v.end());
     double sum = 0;
     for (double x : v) sum += x;
-    std::printf("fidelity %s: bf16 vs fp32 masks (p > 0.5) over %zu masks: mean IoU %.4f, min IoU %.4f\n", what,
-                v.size(), sum / static_cast<double>(v.size()), *std::min_element(v.begin(), v.end()));
+    std::printf("fidelity %s over %zu masks (p > 0.5): mean IoU %.4f, median %.4f, min %.4f, pooled I/U %.4f\n", what,
+                v.size(), sum / static_cast<double>(v.size()), v[v.size() / 2], v.front(),
+                g.uni ? static_cast<double>(g.inter) / static_cast<double>(g.uni) : 1.0);
   };
   std::printf("fidelity model %s, masks %s (first %zu)\n", parts[0].c_str(), parts[1].c_str(), masks.size());
-  report("decode_ids", iou_ids);
-  report("decode_probs(one-hot)", iou_probs);
+  report("bf16 vs fp32, decode_ids", ag_ids);
+  report("bf16 vs fp32, decode_probs(one-hot)", ag_probs);
+  report("fp32 vs fp32 with 2^-8 input noise (conditioning baseline)", ag_noise);
+  std::printf("fidelity fp32 maps: %.2f%% of the foreground pixels have 0.45 < p < 0.55\n",
+              fg ? 100.0 * static_cast<double>(undecided) / static_cast<double>(fg) : 0.0);
   std::printf("fidelity encode: bf16 ids equal to fp32 ids: %lld / %lld\n", static_cast<long long>(same_ids),
               static_cast<long long>(total_ids));
   std::fflush(stdout);

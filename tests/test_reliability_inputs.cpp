@@ -248,6 +248,13 @@ TEST(ReliabilityInputs, MegabyteTokenStringsGiveShortErrors) {
   std::string ids;
   for (int i = 0; i < 500000; ++i) ids += "7,";
   expect_input_error([&] { tok::parse_id_list(ids); }, "more than 32 ids");
+  // An empty entry, a megabyte entry and a megabyte token number are quoted in part.
+  expect_input_error([&] { tok::parse_id_list("1,2,," + std::string(1 << 20, '7')); }, "empty entry at offset 4");
+  expect_input_error([&] { tok::parse_id_list("1," + garbage); }, "(4194304 bytes)' is not a token id");
+  expect_input_error([&] { tok::parse_id_list(std::string(1 << 20, '9')); }, "is out of range");
+  const std::string huge_number = "<|mt_" + std::string(1 << 20, '5') + "|>";
+  expect_input_error([&] { lmm::parse_mask_tokens(huge_number); }, "(1048583 bytes)' at offset 0");
+  EXPECT_LT(lmm::parse_mask_text("<|mt_start|>" + huge_number).warning.size(), 400u);
   // The lenient parser reads 32 codes and reports the rest.
   lmm::MaskSpan span = lmm::parse_mask_text("<|mt_start|>" + many);
   EXPECT_EQ(span.codes.size(), 32u);

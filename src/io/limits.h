@@ -11,7 +11,12 @@ namespace himtok::io {
 
 // Pixels of one decoded image or mask (2^28 = 268 M: 16384 x 16384; a gray mask that size is
 // 256 MiB, RGB 768 MiB). Image headers are checked before decoding, RLE sizes before decoding.
-constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
+// The fuzz build lowers it (fuzz/CMakeLists.txt) so that mutated headers cost parsing, not
+// gigabyte allocations; the check itself is the same code.
+#ifndef HIMTOK_MAX_IMAGE_PIXELS
+#define HIMTOK_MAX_IMAGE_PIXELS (int64_t{1} << 28)
+#endif
+constexpr int64_t kMaxImagePixels = HIMTOK_MAX_IMAGE_PIXELS;
 
 // Nesting depth of any JSON document we read (COCO needs 5, configs 3, safetensors headers 3).
 constexpr int kMaxJsonDepth = 64;

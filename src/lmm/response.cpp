@@ -47,13 +47,6 @@ MtParse parse_mt_at(const std::string& s, size_t pos, int* code, size_t* len) {
   return MtParse::kValid;
 }
 
-std::string snippet(const std::string& s, size_t pos, size_t n = 20) {
-  std::string out = s.substr(pos, n);
-  for (char& c : out)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  return out + (pos + n < s.size() ? "..." : "");
-}
-
 void finish_warning(MaskSpan& m, int n_expected, const std::string& detail) {
   std::string w;
   const size_t n = m.codes.size();
@@ -116,7 +109,7 @@ MaskSpan parse_mask_text(const std::string& text, int n_expected) {
     const bool at_end = pos >= text.size();
     const bool at_close = !at_end && starts_with_at(text, pos, kMaskEnd);
     if (span_over(m, n_expected, at_end, at_close)) {
-      if (m.status == MaskStatus::kMissingEnd) detail = at_end ? "end of response" : str_cat("'", snippet(text, pos), "'");
+      if (m.status == MaskStatus::kMissingEnd) detail = at_end ? "end of response" : str_cat("'", excerpt(text, pos, std::string::npos, 20), "'");
       break;
     }
     int code = 0;
@@ -129,11 +122,11 @@ MaskSpan parse_mask_text(const std::string& text, int n_expected) {
     }
     m.status = MaskStatus::kGarbage;
     if (r == MtParse::kBadNumber)
-      detail = str_cat("invalid mask token '", text.substr(pos, len), "'");
+      detail = str_cat("invalid mask token '", excerpt(text, pos, len), "'");
     else if (starts_with_at(text, pos, kMaskStart))
       detail = "a second <|mt_start|>";
     else
-      detail = str_cat("text '", snippet(text, pos), "'");
+      detail = str_cat("text '", excerpt(text, pos, std::string::npos, 20), "'");
     break;
   }
   finish_warning(m, n_expected, detail);
@@ -202,16 +195,16 @@ std::vector<int> parse_mask_tokens(const std::string& text, int max_tokens) {
     if (framed && starts_with_at(body, pos, kMaskEnd)) {
       pos += std::char_traits<char>::length(kMaskEnd);
       while (pos < body.size() && is_ws(body[pos])) ++pos;
-      HIMTOK_CHECK_INPUT(pos >= body.size(), where, ": unexpected '", snippet(body, pos), "' at offset ", pos,
+      HIMTOK_CHECK_INPUT(pos >= body.size(), where, ": unexpected '", excerpt(body, pos, std::string::npos, 20), "' at offset ", pos,
                          " after <|mt_end|>");
       break;
     }
     int code = 0;
     size_t len = 0;
     const MtParse r = parse_mt_at(body, pos, &code, &len);
-    HIMTOK_CHECK_INPUT(r != MtParse::kBadNumber, where, ": '", body.substr(pos, len), "' at offset ", pos,
+    HIMTOK_CHECK_INPUT(r != MtParse::kBadNumber, where, ": '", excerpt(body, pos, len), "' at offset ", pos,
                        " is not a mask token, expected <|mt_0|>..<|mt_", kCodebookSize - 1, "|>");
-    HIMTOK_CHECK_INPUT(r == MtParse::kValid, where, ": unexpected '", snippet(body, pos), "' at offset ", pos,
+    HIMTOK_CHECK_INPUT(r == MtParse::kValid, where, ": unexpected '", excerpt(body, pos, std::string::npos, 20), "' at offset ", pos,
                        framed ? ", expected <|mt_K|> or <|mt_end|>" : ", expected <|mt_K|>");
     codes.push_back(code);
     HIMTOK_CHECK_INPUT(static_cast<int>(codes.size()) <= max_tokens, where, ": more than ", max_tokens, " tokens");

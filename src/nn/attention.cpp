@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include "nn/precision.h"
+
 #include <cmath>
 #include <limits>
 
@@ -14,13 +16,19 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 bool low_precision(at::ScalarType t) { return t != at::kFloat && t != at::kDouble; }
 
+// at::matmul with fp32 accumulation for bf16 (nn/precision.h).
+at::Tensor matmul_acc32(const at::Tensor& a, const at::Tensor& b) {
+  if (accumulates_in_fp32(a)) return at::matmul(a, b);
+  return at::matmul(a.to(at::kFloat), b.to(at::kFloat)).to(a.scalar_type());
+}
+
 // Plain softmax(QK^T / sqrt(D)) V over all heads at once. The scores are computed in the input
 // dtype; the softmax runs in fp32 for bf16/fp16 inputs (as autocast does), then goes back to the
 // input dtype. Differentiable; the path for training and for devices other than the CPU.
 at::Tensor attention_batched(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked,
                              bool causal, double scale) {
   const int64_t lq = q.size(2), lk = k.size(2);
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // (B,H,Lq,Lk)
+  at::Tensor scores = matmul_acc32(q, k.transpose(-2, -1)) * scale;  // (B,H,Lq,Lk)
   const bool low = low_precision(scores.scalar_type());
   if (low) scores = scores.to(at::kFloat);
   if (blocked.defined()) scores = scores.masked_fill(blocked, kNegInf);
@@ -30,7 +38,7 @@ at::Tensor attention_batched(const at::Tensor& q, const at::Tensor& k, const at:
   }
   at::Tensor p = at::softmax(scores, -1);
   if (low) p = p.to(q.scalar_type());
-  return at::matmul(p, v);
+  return matmul_acc32(p, v);
 }
 
 // The same maths, one (batch, head) pair per task inside ONE parallel region, each task's GEMMs
@@ -49,14 +57,17 @@ at::Tensor attention_per_head(const at::Tensor& q, const at::Tensor& k, const at
   at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / H, h = i % H;
-      at::Tensor s = at::mm(q[b][h], k[b][h].t()).mul_(scale);  // (Lq,Lk), input dtype
+      at::Tensor s = nn::mm(q[b][h], k[b][h].t()).mul_(scale);  // (Lq,Lk), input dtype
       if (low) s = s.to(at::kFloat);
       if (mask.defined()) s.masked_fill_(mask[b][h], kNegInf);
       if (causal) s.masked_fill_(cm, kNegInf);
       at::Tensor p = at::softmax(s, -1);
       if (low) p = p.to(q.scalar_type());
       at::Tensor o = out[b][h];
-      at::mm_out(o, p, v[b][h]);                                // (Lq,Dv)
+      if (accumulates_in_fp32(v))
+        at::mm_out(o, p, v[b][h]);                              // (Lq,Dv)
+      else
+        o.copy_(nn::mm(p, v[b][h]));
     }
   });
   return out;

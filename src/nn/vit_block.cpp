@@ -5,25 +5,18 @@
 #include <torch/nn/init.h>
 
 #include "nn/attention.h"
+#include "nn/precision.h"
 
 namespace F = torch::nn::functional;
 
 namespace himtok::nn {
 
 at::Tensor layer_norm_fp32(const at::Tensor& x, const torch::nn::LayerNorm& ln) {
-  const auto& o = ln->options;
-  if (x.scalar_type() == at::kFloat && ln->weight.scalar_type() == at::kFloat) return ln.ptr()->forward(x);
-  at::Tensor y = at::layer_norm(x.to(at::kFloat), o.normalized_shape(), ln->weight.to(at::kFloat),
-                                ln->bias.to(at::kFloat), o.eps());
-  return y.to(x.scalar_type());
+  return layer_norm_fp32(x, ln, x.scalar_type());
 }
 
 at::Tensor group_norm_fp32(const at::Tensor& x, const torch::nn::GroupNorm& gn) {
-  const auto& o = gn->options;
-  if (x.scalar_type() == at::kFloat && gn->weight.scalar_type() == at::kFloat) return gn.ptr()->forward(x);
-  at::Tensor y = at::group_norm(x.to(at::kFloat), o.num_groups(), gn->weight.to(at::kFloat), gn->bias.to(at::kFloat),
-                                o.eps());
-  return y.to(x.scalar_type());
+  return group_norm_fp32(x, gn, x.scalar_type());
 }
 
 MultiheadAttentionImpl::MultiheadAttentionImpl(int64_t dim_, int64_t heads_) : dim(dim_), heads(heads_) {
@@ -36,17 +29,18 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(int64_t dim_, int64_t heads_) : d
 
 at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x, const at::Tensor& blocked) {
   const int64_t B = x.size(0), T = x.size(1), hd = dim / heads;
-  at::Tensor qkv = at::linear(x, in_proj_weight, in_proj_bias);                 // (B, T, 3C)
+  at::Tensor qkv = nn::linear(x, in_proj_weight, in_proj_bias);                 // (B, T, 3C)
   qkv = qkv.view({B, T, 3, heads, hd}).permute({2, 0, 3, 1, 4});              // (3, B, H, T, hd)
   at::Tensor o = attention(qkv[0], qkv[1], qkv[2], blocked);                  // (B, H, T, hd)
   o = o.transpose(1, 2).reshape({B, T, dim});
-  return at::linear(o, out_proj->weight, out_proj->bias);
+  return nn::linear(o, out_proj->weight, out_proj->bias);
 }
 
 // at::linear, not torch::nn::Linear::forward: libtorch 1.13's C++ functional linear runs a 3-D
 // input as matmul + a separate bias pass; at::linear folds (B,T,C) into one GEMM with the bias (addmm).
+// (nn::linear: at::linear with fp32 accumulation for bf16, nn/precision.h.)
 static at::Tensor linear(const at::Tensor& x, const torch::nn::Linear& l) {
-  return at::linear(x, l->weight, l->bias);
+  return nn::linear(x, l->weight, l->bias);
 }
 
 MlpImpl::MlpImpl(int64_t dim, int64_t hidden) {
@@ -63,9 +57,13 @@ ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t dim, int64_t head
   mlp = register_module("mlp", Mlp(dim, dim * mlp_ratio));
 }
 
+// The residual stream keeps x_in's dtype: with fp32 x_in and bf16 weights (mixed-precision
+// inference) the GEMMs run in bf16 and their outputs are added to the fp32 stream (type promotion),
+// as under autocast; with one dtype throughout this is the plain pre-LN block.
 at::Tensor ResidualAttentionBlockImpl::forward(const at::Tensor& x_in, const at::Tensor& blocked) {
-  at::Tensor x = x_in + attn->forward(layer_norm_fp32(x_in, ln_1), blocked);
-  return x + mlp->forward(layer_norm_fp32(x, ln_2));
+  const at::ScalarType wt = attn->in_proj_weight.scalar_type();
+  at::Tensor x = x_in + attn->forward(layer_norm_fp32(x_in, ln_1, wt), blocked);
+  return x + mlp->forward(layer_norm_fp32(x, ln_2, wt));
 }
 
 }  // namespace himtok::nn

@@ -2,6 +2,8 @@
 
 #include "tokenizer/encoder.h"
 
+#include "nn/precision.h"
+
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/conv.h>
 
@@ -36,7 +38,8 @@ at::Tensor DecoderImpl::forward(const at::Tensor& z, const at::Tensor& keep_leng
               "decoder: z must be (B,", cfg.token_size, ",1,T<=", L, "), got ", z.sizes());
   const int64_t T = z.size(3);
   const auto dt = decoder_embed->weight.scalar_type();
-  at::Tensor x = decoder_embed->forward(z.reshape({B, cfg.token_size, T}).permute({0, 2, 1}).to(dt));  // (B,T,C)
+  at::Tensor x = nn::linear(z.reshape({B, cfg.token_size, T}).permute({0, 2, 1}).to(dt), decoder_embed->weight,
+                            decoder_embed->bias);  // (B,T,C)
   if (keep_lengths.defined()) {
     at::Tensor pos = at::arange(T, keep_lengths.options()).unsqueeze(0);        // (1,T)
     at::Tensor keep = (pos < keep_lengths.unsqueeze(1)).to(x.scalar_type());   // (B,T)
@@ -53,8 +56,10 @@ at::Tensor DecoderImpl::forward(const at::Tensor& z, const at::Tensor& keep_leng
   x = x.slice(1, 1, 1 + N);
   x = nn::layer_norm_fp32(x, ln_post);                                         // (B,N,C)
   if (trace) trace->ln_post = x;
-  x = x.permute({0, 2, 1}).reshape({B, C, G, G}).contiguous();
-  return ffn->forward(x);                                                      // (B,Z,G,G)
+  const auto ffn_dt = ffn[0]->as<torch::nn::Conv2dImpl>()->weight.scalar_type();
+  x = x.permute({0, 2, 1}).reshape({B, C, G, G}).to(ffn_dt).contiguous();
+  x = at::tanh(nn::conv2d(*ffn[0]->as<torch::nn::Conv2dImpl>(), x));
+  return nn::conv2d(*ffn[2]->as<torch::nn::Conv2dImpl>(), x);                    // (B,Z,G,G)
 }
 
 }  // namespace himtok::tok

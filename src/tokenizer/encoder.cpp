@@ -2,6 +2,8 @@
 
 #include <torch/nn/init.h>
 
+#include "nn/precision.h"
+
 #include <cmath>
 
 namespace himtok::tok {
@@ -59,7 +61,7 @@ at::Tensor EncoderImpl::forward(const at::Tensor& pixels, const at::Tensor& late
                   pixels.size(3) == cfg.image_size,
               "encoder: pixels must be (B,3,", cfg.image_size, ",", cfg.image_size, "), got ", pixels.sizes());
   const auto dt = patch_embed->weight.scalar_type();
-  at::Tensor x = patch_embed->forward(pixels.to(dt));        // (B,C,G,G)
+  at::Tensor x = nn::conv2d(*patch_embed, pixels.to(dt));        // (B,C,G,G)
   x = x.reshape({B, C, N}).permute({0, 2, 1});               // (B,N,C)
   x = at::cat({class_embedding.to(x.scalar_type()).unsqueeze(0).expand({B, 1, C}), x}, 1);  // (B,1+N,C)
   x = x + positional_embedding.to(x.scalar_type());
@@ -74,7 +76,7 @@ at::Tensor EncoderImpl::forward(const at::Tensor& pixels, const at::Tensor& late
     x = x.reshape({B, C, L, 1});                             // flat reinterpretation (TiTok legacy)
   else
     x = x.reshape({B, L, C, 1}).permute({0, 2, 1, 3});
-  x = conv_out->forward(x.contiguous());                     // (B,D,L,1)
+  x = nn::conv2d(*conv_out, x.to(conv_out->weight.scalar_type()).contiguous());  // (B,D,L,1)
   return x.reshape({B, cfg.token_size, 1, L});
 }
 

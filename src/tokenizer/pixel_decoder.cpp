@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nn/precision.h"
 #include "nn/vit_block.h"
 
 namespace himtok::tok {
@@ -24,10 +25,14 @@ ResnetBlockImpl::ResnetBlockImpl(int64_t in_, int64_t out_, int64_t groups, doub
 // allocation less per call, which at 128 x 256 x 256 (32 MiB a mask) is mostly page faults.
 static at::Tensor silu_fresh(at::Tensor t) { return at::GradMode::is_enabled() ? at::silu(t) : at::silu_(t); }
 
+// x is the block's stream (fp32, or bf16 when the stream itself is bf16); the convolutions run in
+// their weight dtype; the sum comes back in the stream's dtype.
 at::Tensor ResnetBlockImpl::forward(const at::Tensor& x) {
-  at::Tensor h = conv1->forward(silu_fresh(nn::group_norm_fp32(x, norm1)));
-  h = conv2->forward(silu_fresh(nn::group_norm_fp32(h, norm2)));
-  at::Tensor residual = in != out ? nin_shortcut->forward(h) : x;  // MaskGIT quirk: shortcut of h
+  const at::ScalarType wt = conv1->weight.scalar_type();
+  at::Tensor h = nn::conv2d(*conv1, silu_fresh(nn::group_norm_fp32(x, norm1, wt)));
+  h = nn::conv2d(*conv2, silu_fresh(nn::group_norm_fp32(h, norm2)));
+  at::Tensor residual = in != out ? nn::conv2d(*nin_shortcut, h) : x;  // MaskGIT quirk: shortcut of h
+  if (h.scalar_type() != x.scalar_type()) return residual.scalar_type() == x.scalar_type() ? residual + h : (h + residual).to(x.scalar_type());
   return at::GradMode::is_enabled() ? h + residual : h.add_(residual);  // h: the fresh conv2 output
 }
 
@@ -42,7 +47,7 @@ at::Tensor UpBlockImpl::forward(const at::Tensor& x_in) {
   for (const auto& b : *block) x = b->as<ResnetBlock>()->forward(x);
   if (upsample_conv) {
     x = at::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
-    x = upsample_conv->forward(x);
+    x = nn::conv2d(*upsample_conv, x.to(upsample_conv->weight.scalar_type())).to(x.scalar_type());
   }
   return x;
 }
@@ -73,11 +78,11 @@ PixelDecoderImpl::PixelDecoderImpl(const TokenizerConfig& c) : cfg(c) {
 }
 
 at::Tensor PixelDecoderImpl::forward(const at::Tensor& x_in) {
-  at::Tensor x = conv_in->forward(x_in.to(conv_in->weight.scalar_type()));
+  at::Tensor x = nn::conv2d(*conv_in, x_in.to(conv_in->weight.scalar_type()));
   for (const auto& b : *mid) x = b->as<ResnetBlock>()->forward(x);
   for (int64_t lvl = static_cast<int64_t>(up->size()) - 1; lvl >= 0; --lvl) x = up[lvl]->as<UpBlock>()->forward(x);
-  x = silu_fresh(nn::group_norm_fp32(x, norm_out));
-  return conv_out->forward(x);
+  x = silu_fresh(nn::group_norm_fp32(x, norm_out, conv_out->weight.scalar_type()));
+  return nn::conv2d(*conv_out, x);
 }
 
 }  // namespace himtok::tok

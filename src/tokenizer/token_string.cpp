@@ -25,10 +25,10 @@ std::vector<int64_t> parse_id_list(const std::string& s, int64_t codebook_size, 
     size_t comma = s.find(',', pos);
     std::string part = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     size_t a = part.find_first_not_of(" \t"), b = part.find_last_not_of(" \t");
-    HIMTOK_CHECK_INPUT(a != std::string::npos, "id list: empty entry in '", s, "'");
+    HIMTOK_CHECK_INPUT(a != std::string::npos, "id list: empty entry at offset ", pos, " of '", excerpt(s), "'");
     part = part.substr(a, b - a + 1);
-    for (char c : part) HIMTOK_CHECK_INPUT(std::isdigit(static_cast<unsigned char>(c)), "id list: '", part, "' is not a token id");
-    HIMTOK_CHECK_INPUT(part.size() < 10, "id list: '", part, "' is out of range");
+    for (char c : part) HIMTOK_CHECK_INPUT(std::isdigit(static_cast<unsigned char>(c)), "id list: '", excerpt(part), "' is not a token id");
+    HIMTOK_CHECK_INPUT(part.size() < 10, "id list: '", excerpt(part), "' is out of range");
     int64_t id = std::stoll(part);
     HIMTOK_CHECK_INPUT(id < codebook_size, "id list: token id ", id, " is out of range [0,", codebook_size, ")");
     ids.push_back(id);
