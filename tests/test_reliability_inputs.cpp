@@ -16,8 +16,10 @@
 #include "io/rle.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "lmm/config.h"
 #include "lmm/response.h"
 #include "test_helpers.h"
+#include "tokenizer/options.h"
 #include "tokenizer/token_string.h"
 
 using namespace himtok;
@@ -260,6 +262,23 @@ TEST(ReliabilityInputs, MegabyteTokenStringsGiveShortErrors) {
   EXPECT_EQ(span.codes.size(), 32u);
   EXPECT_EQ(span.status, lmm::MaskStatus::kMissingEnd);
   EXPECT_LT(span.warning.size(), 400u);
+}
+
+// ---- config JSON ----
+
+// fuzz_config's finding: a float where an integer belongs was cast to int64 (UB past the range).
+TEST(ReliabilityInputs, ConfigIntegerFieldsRefuseFloats) {
+  std::ifstream in(std::string(HIMTOK_TEST_DATA) + "/reliability/config_float_width.json");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  expect_input_error([&] { tok::TokenizerConfig::from_json(text, "crash.json"); },
+                     "crash.json: config field 'width' must be an integer, got 1.1111111111111111e+58");
+  expect_input_error([&] { tok::TokenizerConfig::from_json(R"({"pixel_channel_mult": [1, 2.5]})", "m.json"); },
+                     "'pixel_channel_mult' must be an integer, got 2.5");
+  nlohmann::json j = lmm::lmm_config_preset("micro");
+  j["llm"]["hidden"] = 1e58;
+  lmm::LmmConfig c;
+  expect_input_error([&] { lmm::from_json(j, c); }, "lmm config: 'llm.hidden' must be an integer, got 1e+58");
 }
 
 // ---- COCO RLE ----

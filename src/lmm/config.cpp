@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <set>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -218,6 +219,9 @@ class StrictObject {
     const std::string path = where_.empty() ? std::string(key) : where_ + "." + key;
     auto it = j_.find(key);
     HIMTOK_CHECK_INPUT(it != j_.end(), "lmm config: missing key '", path, "'");
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)  // no float -> int cast (UB past the range)
+      HIMTOK_CHECK_INPUT(it->is_number_integer() && !(it->is_number_unsigned() && it->template get<uint64_t>() > uint64_t{1} << 62),
+                         "lmm config: '", path, "' must be an integer, got ", excerpt(it->dump()));
     try {
       out = it->template get<T>();
     } catch (const nlohmann::json::exception& e) {

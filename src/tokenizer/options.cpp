@@ -118,8 +118,15 @@ TokenizerConfig TokenizerConfig::from_json(const std::string& text, const std::s
     HIMTOK_CHECK_INPUT(ok, context, ": unknown config field '", it.key(), "'");
   }
   try {
+    // Integers only: nlohmann converts a float such as 1e58 to int64 by a cast, which is
+    // undefined behaviour past the range (found by fuzz_config).
+    auto as_i = [&](const json& x, const char* k) -> int64_t {
+      HIMTOK_CHECK_INPUT(x.is_number_integer() && !(x.is_number_unsigned() && x.get<uint64_t>() > uint64_t{1} << 62),
+                         context, ": config field '", k, "' must be an integer, got ", excerpt(x.dump()));
+      return x.get<int64_t>();
+    };
     auto get_i = [&](const char* k, int64_t& v) {
-      if (j.contains(k)) v = j[k].get<int64_t>();
+      if (j.contains(k)) v = as_i(j[k], k);
     };
     if (j.contains("name")) c.name = j["name"].get<std::string>();
     get_i("width", c.width);
@@ -137,7 +144,12 @@ TokenizerConfig TokenizerConfig::from_json(const std::string& text, const std::s
     get_i("pixel_norm_groups", c.pixel_norm_groups);
     if (j.contains("use_l2_norm")) c.use_l2_norm = j["use_l2_norm"].get<bool>();
     if (j.contains("legacy_reshape")) c.legacy_reshape = j["legacy_reshape"].get<bool>();
-    if (j.contains("pixel_channel_mult")) c.pixel_channel_mult = j["pixel_channel_mult"].get<std::vector<int64_t>>();
+    if (j.contains("pixel_channel_mult")) {
+      const json& m = j["pixel_channel_mult"];
+      HIMTOK_CHECK_INPUT(m.is_array(), context, ": config field 'pixel_channel_mult' must be a list of integers");
+      c.pixel_channel_mult.clear();
+      for (const json& x : m) c.pixel_channel_mult.push_back(as_i(x, "pixel_channel_mult"));
+    }
     if (j.contains("commitment_cost")) c.commitment_cost = j["commitment_cost"].get<double>();
     if (j.contains("layernorm_eps")) c.layernorm_eps = j["layernorm_eps"].get<double>();
     if (j.contains("groupnorm_eps")) c.groupnorm_eps = j["groupnorm_eps"].get<double>();
