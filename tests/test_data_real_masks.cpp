@@ -73,8 +73,8 @@ TEST(DataRealMasks, ShippedSourcesLoadWithTheirCounts) {
   std::set<int64_t> eval_images;
   for (auto& r : read_json(kRepo + "/data/coco-fakesegm100/instances_val2014_fakesegm100_results.json"))
     eval_images.insert(r.at("image_id").get<int64_t>());
-  const auto coco = read_json(kCoco);  // not `read_json(..).at(..)` in the loop head: the temporary would die first
-  for (auto& im : coco.at("images")) EXPECT_EQ(eval_images.count(im.at("id").get<int64_t>()), 0u);
+  const auto coco_json = read_json(kCoco);  // not `read_json(..).at(..)` in the loop head: the temporary would die first
+  for (auto& im : coco_json.at("images")) EXPECT_EQ(eval_images.count(im.at("id").get<int64_t>()), 0u);
 }
 
 // COCO masks in the image frame: every rasterised polygon lies inside the JSON "bbox" (the
