@@ -32,7 +32,7 @@ at::Tensor ResnetBlockImpl::forward(const at::Tensor& x) {
   at::Tensor h = nn::conv2d(*conv1, silu_fresh(nn::group_norm_fp32(x, norm1, wt)));
   h = nn::conv2d(*conv2, silu_fresh(nn::group_norm_fp32(h, norm2)));
   at::Tensor residual = in != out ? nn::conv2d(*nin_shortcut, h) : x;  // MaskGIT quirk: shortcut of h
-  if (h.scalar_type() != x.scalar_type()) return residual.scalar_type() == x.scalar_type() ? residual + h : (h + residual).to(x.scalar_type());
+  if (h.scalar_type() != x.scalar_type()) return (h + residual).to(x.scalar_type());  // fp32 stream over bf16 convs
   return at::GradMode::is_enabled() ? h + residual : h.add_(residual);  // h: the fresh conv2 output
 }
 
