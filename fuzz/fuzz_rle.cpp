@@ -1,16 +1,22 @@
-// COCO compressed RLE strings. Input: u16 h, u16 w (little-endian, each taken mod 1025 to keep
-// masks small), then the counts string. Properties:
+// COCO compressed RLE strings. Input: u16 h, u16 w (little-endian, each taken mod kSide + 1 to keep
+// masks small and within the fuzz build's pixel budget), then the counts string. Properties:
 //   - every accepted string decodes (its counts fit in h*w);
 //   - rle_from_string(rle_to_string(r)) == r;
 //   - x canonical (what pycocotools writes: no empty run but the first, runs cover h*w,
 //     x == rle_to_string(rle_from_string(x))) => rle_to_string(rle_encode(rle_decode(x))) == x.
 #include "fuzz_common.h"
+#include "io/limits.h"
 #include "io/rle.h"
+
+// The fuzz build's pixel budget is 2^16 (fuzz/CMakeLists.txt): every mask of up to kSide x kSide
+// is within it, so rle_decode of an accepted string must not throw.
+constexpr int64_t kSide = 256;
+static_assert(kSide * kSide <= himtok::io::kMaxImagePixels, "fuzz_rle masks must fit the pixel budget");
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace himtok;
   if (size < 4) return 0;
-  const int64_t h = (data[0] | data[1] << 8) % 1025, w = (data[2] | data[3] << 8) % 1025;
+  const int64_t h = (data[0] | data[1] << 8) % (kSide + 1), w = (data[2] | data[3] << 8) % (kSide + 1);
   const std::string s = fuzz::as_string(data + 4, size - 4);
   io::Rle r;
   if (!fuzz::expect_ok_or_input_error([&] { r = io::rle_from_string(s, h, w); })) return 0;

@@ -99,12 +99,10 @@ def main(corpus):
     with open(os.path.join(DATA, "himtok-examples", "anns", "seg_data_with_mask.jsonl")) as f:
         put(corpus, "fuzz_jsonl", "examples", f.read())
 
-    # Images: the PNG masks and one JPEG of tests/data.
-    for p in sorted(glob.glob(os.path.join(DATA, "himtok-examples", "masks", "*.png")))[:2] + \
-            sorted(glob.glob(os.path.join(DATA, "davis", "*", "00000.png"))) + \
-            [os.path.join(DATA, "himtok-examples", "images", "0.jpg")]:
-        put(corpus, "fuzz_image", os.path.basename(os.path.dirname(p)) + "_" + os.path.basename(p),
-            open(p, "rb").read())
+    # Images: small (64x48) versions of the masks and photos of tests/data in every PNG, JPEG and
+    # BMP layout the reader meets (fuzz/make_image_seeds.py made them).
+    for p in sorted(glob.glob(os.path.join(ROOT, "fuzz", "seeds", "image", "*"))):
+        put(corpus, "fuzz_image", os.path.basename(p), open(p, "rb").read())
 
     # Configs.
     for p in sorted(glob.glob(os.path.join(ROOT, "configs", "*.json"))) + [os.path.join(DATA, "golden", "config.json")]:

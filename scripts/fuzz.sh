@@ -6,7 +6,7 @@
 #   FUZZ_TARGETS="fuzz_rle fuzz_coco" scripts/fuzz.sh 30   a subset
 # FUZZ_BUILD_DIR overrides build-fuzz. Corpora live in build-fuzz/corpus/<target> (seeded from tests/data and configs/ on first use,
 # kept between runs); crashes land in build-fuzz/artifacts/<target>/; logs in build-fuzz/logs/.
-# Prints one line per target: executions, coverage (edges), corpus size, crash files.
+# Prints one line per target: executions, coverage (edges), corpus size, crash files written by this run.
 # Exit status 1 if any target crashed. Needs clang++ with libFuzzer (Debian: clang-14).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,7 @@ for t in $TARGETS; do
         -timeout=20 -dict="fuzz/dicts/${DICT[$t]:-json}.dict")
   [ -n "$SECONDS_EACH" ] && args+=(-max_total_time="$SECONDS_EACH")
   [ -n "$RUNS" ] && args+=(-runs="$RUNS")
+  touch "$B/artifacts/$t/.start"  # findings are the files this run writes, not older ones
   set +e
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 "$B/$t" "${args[@]}" "$B/corpus/$t" >"$B/logs/$t.log" 2>&1
   rc=$?
@@ -44,7 +45,8 @@ for t in $TARGETS; do
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$B/logs/$t.log" | grep -o '[0-9]*$' || echo "?")
   cov=$(grep -o 'cov: [0-9]*' "$B/logs/$t.log" | tail -1 | grep -o '[0-9]*' || echo "?")
   # crash-, leak-, timeout- and oom- files are findings; slow-unit- files are only notes.
-  crashes=$(find "$B/artifacts/$t" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+  crashes=$(find "$B/artifacts/$t" -type f -newer "$B/artifacts/$t/.start" \
+    \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   printf '%-24s rc=%-3s execs=%-10s cov=%-6s corpus=%-6s findings=%s\n' "$t" "$rc" "$execs" "$cov" \
     "$(ls "$B/corpus/$t" | wc -l)" "$crashes"
   [ "$rc" = 0 ] || failed=1

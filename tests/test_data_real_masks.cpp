@@ -109,7 +109,7 @@ TEST(DataRealMasks, CocoMasksMatchTheirJsonBoxes) {
 // 10% of the images of each real source are held out: the split is a pure function of the
 // image ids and the seed, and no image has objects on both sides.
 TEST(DataRealMasks, SplitByImageIsDisjointAndDeterministic) {
-  for (const std::string spec : {kCoco, "crop:" + kTacoOfficial, "crop:" + kTacoUnofficial}) {
+  for (const std::string& spec : {kCoco, "crop:" + kTacoOfficial, "crop:" + kTacoUnofficial}) {
     auto src = open_mask_source(spec);
     const Split s = split_by_group(*src, 100, 1);
     EXPECT_EQ(s.train.size() + s.val.size(), src->size()) << spec;
@@ -198,10 +198,10 @@ TEST(DataRealMasks, TacoCropsFillTheFrameAndKeepTheWholeObject) {
         for (int64_t x = 0; x < c.w; ++x) ASSERT_EQ(c.at(y, x), full.at(oy + y, ox + x)) << path << " #" << i;
       // The margin: where the frame does not clip it, at least margin * side on each side.
       const double bw = static_cast<double>(fb[2] - fb[0]), bh = static_cast<double>(fb[3] - fb[1]);
-      if (ox > 0) EXPECT_GE(static_cast<double>(b[0]), margin * bw - 1) << path << " #" << i;
-      if (ox + c.w < full.w) EXPECT_GE(static_cast<double>(c.w - b[2]), margin * bw - 1) << path << " #" << i;
-      if (oy > 0) EXPECT_GE(static_cast<double>(b[1]), margin * bh - 1) << path << " #" << i;
-      if (oy + c.h < full.h) EXPECT_GE(static_cast<double>(c.h - b[3]), margin * bh - 1) << path << " #" << i;
+      if (ox > 0) { EXPECT_GE(static_cast<double>(b[0]), margin * bw - 1) << path << " #" << i; }
+      if (ox + c.w < full.w) { EXPECT_GE(static_cast<double>(c.w - b[2]), margin * bw - 1) << path << " #" << i; }
+      if (oy > 0) { EXPECT_GE(static_cast<double>(b[1]), margin * bh - 1) << path << " #" << i; }
+      if (oy + c.h < full.h) { EXPECT_GE(static_cast<double>(c.h - b[3]), margin * bh - 1) << path << " #" << i; }
       // Inside the JSON bbox (the polygon's extent) grown by 2 px (the crowd-drawn file's boxes
       // are rounded differently from its polygons), and the object is where the JSON says.
       ASSERT_TRUE(a.has_bbox);

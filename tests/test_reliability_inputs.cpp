@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
@@ -136,6 +137,30 @@ TEST(ReliabilityInputs, CorruptJpegNeverReachesStb) {
     EXPECT_EQ(img.c, channels);
     EXPECT_EQ(img.data.size(), static_cast<size_t>(img.h * img.w * channels));
   }
+}
+
+// Found by fuzz_image: stb_image 2.27 copies a zero-length IDAT that precedes the image data into
+// its unallocated buffer (memcpy(NULL, p, 0), UB). Such chunks are dropped before stb sees the
+// file, which changes nothing else: a real mask with an empty IDAT inserted decodes to the same
+// pixels. The fuzzer's file is corrupt after that chunk; its error, which quotes the chunk type
+// bytes stb read, stays one printable line.
+TEST(ReliabilityInputs, PngZeroLengthIdatIsDroppedNotCopied) {
+  const std::string p = test::data_path("reliability/png_zero_length_idat.png");
+  const std::string msg = expect_input_error([&] { io::load_image(p); }, "PNG chunk not known");
+  for (unsigned char ch : msg) EXPECT_TRUE(ch >= 0x20 && ch <= 0x7e) << "unprintable byte " << int(ch) << " in " << msg;
+
+  std::ifstream f(test::data_path("himtok-examples/masks/0.png"), std::ios::binary);
+  const std::string png((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  std::string with_empty = png;
+  with_empty.insert(idat - 4, png_chunk("IDAT", ""));  // before the first data chunk
+  with_empty.insert(with_empty.size() - 12, png_chunk("IDAT", ""));  // and before IEND
+  const Image a = decode(png), b = decode(with_empty);
+  ASSERT_EQ(a.h, b.h);
+  ASSERT_EQ(a.w, b.w);
+  EXPECT_EQ(a.data, b.data);
+  EXPECT_GT(a.h * a.w, 0);
 }
 
 TEST(ReliabilityInputs, OnlyPngJpegBmpReachTheDecoder) {

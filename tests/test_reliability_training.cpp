@@ -173,8 +173,11 @@ TEST(ReliabilityTraining, DivergingRunStopsWithTheLastGoodCheckpoint) {
   const int64_t step = ck.meta.at("step").get<int64_t>();
   EXPECT_GE(step, 1);
   EXPECT_LT(step, 20);
-  for (const auto& [k, t] : ck.tensors)
-    if (t.is_floating_point()) EXPECT_TRUE(at::isfinite(t).all().item<bool>()) << k;
+  for (const auto& [k, t] : ck.tensors) {
+    if (t.is_floating_point()) {
+      EXPECT_TRUE(at::isfinite(t).all().item<bool>()) << k;
+    }
+  }
 }
 
 // A checkpoint with one flipped byte in its data, or cut short, is refused on resume.

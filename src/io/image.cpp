@@ -64,6 +64,40 @@ static void check_jpeg_huffman_tables(const uint8_t* b, size_t n, const std::str
   }
 }
 
+// stb_image 2.27 copies a zero-length IDAT chunk that comes before any image data into its
+// not-yet-allocated data buffer: memcpy(NULL, p, 0), undefined behaviour (UBSan at
+// stb_image.h:1663; found by fuzz/fuzz_image). A zero-length IDAT adds nothing to the zlib stream,
+// so such chunks are dropped from a copy before stb sees the file; the image is unchanged.
+// Returns false (and leaves *out alone) when the file has none. A truncated chunk ends the walk:
+// its bytes are kept as they are, and stb reports the truncation.
+static bool drop_empty_idat_chunks(const uint8_t* b, size_t n, std::vector<uint8_t>* out) {
+  auto be32 = [&](size_t i) { return uint32_t{b[i]} << 24 | uint32_t{b[i + 1]} << 16 | uint32_t{b[i + 2]} << 8 | b[i + 3]; };
+  auto empty_idat = [&](size_t i) { return be32(i) == 0 && std::memcmp(b + i + 4, "IDAT", 4) == 0; };
+  auto chunk_end = [&](size_t i) -> size_t {  // length, type, data, CRC; n if truncated
+    const uint32_t len = be32(i);
+    return n - i < 12 || len > n - i - 12 ? n : i + 12 + len;
+  };
+  bool any = false;
+  for (size_t i = 8; i + 8 <= n && !any; i = chunk_end(i)) any = empty_idat(i);
+  if (!any) return false;
+  out->assign(b, b + 8);
+  size_t i = 8;
+  for (; i + 8 <= n; i = chunk_end(i))
+    if (!empty_idat(i)) out->insert(out->end(), b + i, b + chunk_end(i));
+  out->insert(out->end(), b + i, b + n);  // a tail shorter than a chunk header
+  return true;
+}
+
+// stb's failure reason, printable: for an unknown critical PNG chunk stb puts the chunk's four
+// type bytes, whatever they are (a newline included), into the message.
+static std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  std::string s = r ? r : "unknown error";
+  for (char& ch : s)
+    if (ch < 0x20 || ch > 0x7e) ch = '?';
+  return s;
+}
+
 Image decode_image(const uint8_t* bytes, size_t n, int channels, const std::string& what) {
   HIMTOK_CHECK_INPUT(channels >= 0 && channels <= 4, what, ": cannot load with ", channels, " channels");
   HIMTOK_CHECK_INPUT(n > 0, what, ": empty file");
@@ -76,11 +110,16 @@ Image decode_image(const uint8_t* bytes, size_t n, int channels, const std::stri
     auto be32 = [&](size_t i) { return int64_t{bytes[i]} << 24 | bytes[i + 1] << 16 | bytes[i + 2] << 8 | bytes[i + 3]; };
     check_pixel_budget(be32(20), be32(16), str_cat(what, ": image"));
   }
+  std::vector<uint8_t> cleaned;
+  if (bytes[0] == 0x89 && drop_empty_idat_chunks(bytes, n, &cleaned)) {
+    bytes = cleaned.data();
+    n = cleaned.size();
+  }
   const int len = static_cast<int>(n);
   int w = 0, h = 0, c = 0;
   // The header alone: refuse decompression bombs before stb allocates for them.
   HIMTOK_CHECK_INPUT(stbi_info_from_memory(bytes, len, &w, &h, &c) != 0, what, ": cannot read image (",
-                     stbi_failure_reason(), ")");
+                     stb_reason(), ")");
   check_pixel_budget(h, w, str_cat(what, ": image"));
   if (bytes[0] == 0xff) {  // JPEG: libjpeg-turbo, as PIL decodes it (io/jpeg.h); stb never sees one
     Image img;
@@ -92,7 +131,7 @@ Image decode_image(const uint8_t* bytes, size_t n, int channels, const std::stri
   int n_stored = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(bytes, len, &w, &h, &n_stored, channels),
                                                stbi_image_free);
-  HIMTOK_CHECK_INPUT(px != nullptr, what, ": cannot read image (", stbi_failure_reason(), ")");
+  HIMTOK_CHECK_INPUT(px != nullptr, what, ": cannot read image (", stb_reason(), ")");
   HIMTOK_CHECK_INPUT(w > 0 && h > 0, what, ": empty image");
   check_pixel_budget(h, w, str_cat(what, ": image"));  // the decoder's own idea of the size
   Image img(h, w, channels ? channels : n_stored);

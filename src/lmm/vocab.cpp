@@ -82,10 +82,36 @@ struct SpmApi {
   decltype(&himtok_spm_is_unknown) is_unknown = nullptr;
 };
 
+#if defined(__SANITIZE_ADDRESS__)
+// Sanitizer builds (cmake -DHIMTOK_SANITIZE=ON). ASan's dlopen interceptor refuses RTLD_DEEPBIND
+// (google/sanitizers#611): a deep-bound library could bind malloc/free to libc's instead of the
+// sanitizer's. That cannot happen here: the plugin is built with the same -fsanitize flags, so
+// libasan is the first entry of its DT_NEEDED and heads its deep-bind scope, and every allocation
+// made in the plugin and in SentencePiece goes through ASan's allocator as usual (and buffers cross
+// the boundary only through himtok_spm_free). So the plugin is opened with glibc's own dlopen,
+// taken from libc.so.6, not the interceptor; the flags, and the protobuf isolation, are the same.
+// Only with GCC's shared runtime (libasan.so loaded): with a runtime linked into the executable
+// (clang's default) the plugin's scope would not start with it, so the interceptor decides.
+void* dlopen_deepbind(const char* path, int flags) {
+  using DlopenFn = void* (*)(const char*, int);
+  static const DlopenFn real = []() -> DlopenFn {
+    Dl_info where{};
+    void* asan_init = dlsym(RTLD_DEFAULT, "__asan_init");
+    const bool shared_runtime = asan_init && dladdr(asan_init, &where) && where.dli_fname &&
+                                std::string(where.dli_fname).find("libasan") != std::string::npos;
+    void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    return shared_runtime && libc ? reinterpret_cast<DlopenFn>(dlsym(libc, "dlopen")) : nullptr;
+  }();
+  return real ? real(path, flags) : dlopen(path, flags);
+}
+#else
+void* dlopen_deepbind(const char* path, int flags) { return dlopen(path, flags); }
+#endif
+
 // Opens `path` and resolves every entry point. Returns "" on success, else why it failed.
 std::string open_plugin(const std::string& path, SpmApi* api) {
   dlerror();
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  void* h = dlopen_deepbind(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (!h) {
     const char* e = dlerror();
     return e ? e : "dlopen failed";

@@ -16,19 +16,13 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 bool low_precision(at::ScalarType t) { return t != at::kFloat && t != at::kDouble; }
 
-// at::matmul with fp32 accumulation for bf16 (nn/precision.h).
-at::Tensor matmul_acc32(const at::Tensor& a, const at::Tensor& b) {
-  if (accumulates_in_fp32(a)) return at::matmul(a, b);
-  return at::matmul(a.to(at::kFloat), b.to(at::kFloat)).to(a.scalar_type());
-}
-
 // Plain softmax(QK^T / sqrt(D)) V over all heads at once. The scores are computed in the input
 // dtype; the softmax runs in fp32 for bf16/fp16 inputs (as autocast does), then goes back to the
 // input dtype. Differentiable; the path for training and for devices other than the CPU.
 at::Tensor attention_batched(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked,
                              bool causal, double scale) {
   const int64_t lq = q.size(2), lk = k.size(2);
-  at::Tensor scores = matmul_acc32(q, k.transpose(-2, -1)) * scale;  // (B,H,Lq,Lk)
+  at::Tensor scores = nn::matmul(q, k.transpose(-2, -1)) * scale;  // (B,H,Lq,Lk)
   const bool low = low_precision(scores.scalar_type());
   if (low) scores = scores.to(at::kFloat);
   if (blocked.defined()) scores = scores.masked_fill(blocked, kNegInf);
@@ -38,7 +32,7 @@ at::Tensor attention_batched(const at::Tensor& q, const at::Tensor& k, const at:
   }
   at::Tensor p = at::softmax(scores, -1);
   if (low) p = p.to(q.scalar_type());
-  return matmul_acc32(p, v);
+  return nn::matmul(p, v);
 }
 
 // The same maths, one (batch, head) pair per task inside ONE parallel region, each task's GEMMs

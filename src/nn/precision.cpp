@@ -46,6 +46,11 @@ at::Tensor mm(const at::Tensor& a, const at::Tensor& b) {
   return at::mm(f32(a), f32(b)).to(a.scalar_type());
 }
 
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
+  if (accumulates_in_fp32(a)) return at::matmul(a, b);
+  return at::matmul(f32(a), f32(b)).to(a.scalar_type());
+}
+
 at::Tensor layer_norm_fp32(const at::Tensor& x, const torch::nn::LayerNorm& ln, at::ScalarType out_dt) {
   const auto& o = ln->options;
   if (x.scalar_type() == at::kFloat && ln->weight.scalar_type() == at::kFloat) return ln.ptr()->forward(x).to(out_dt);

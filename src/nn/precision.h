@@ -20,6 +20,7 @@ bool accumulates_in_fp32(const at::Tensor& t);
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);  // at::linear
 at::Tensor conv2d(torch::nn::Conv2dImpl& conv, const at::Tensor& x);              // conv.forward(x)
 at::Tensor mm(const at::Tensor& a, const at::Tensor& b);                           // at::mm
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b);                       // at::matmul
 
 // Norms computed in fp32 whatever the input and parameter dtypes, the result in `out` (the next
 // layer's weight dtype under mixed-precision inference). The two-argument forms in vit_block.h
