@@ -4,9 +4,7 @@
 
 namespace himtok::nn {
 
-namespace {
-
-bool cpu_has_onednn_bf16() {
+bool cpu_has_fast_bf16() {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   static const bool yes = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                           __builtin_cpu_supports("avx512dq");
@@ -16,6 +14,8 @@ bool cpu_has_onednn_bf16() {
 #endif
 }
 
+namespace {
+
 at::Tensor f32(const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; }
 
 }  // namespace
@@ -23,7 +23,7 @@ at::Tensor f32(const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t;
 bool accumulates_in_fp32(const at::Tensor& t) {
   const at::ScalarType s = t.scalar_type();
   if (s == at::kFloat || s == at::kDouble || !t.device().is_cpu()) return true;
-  return s == at::kBFloat16 && cpu_has_onednn_bf16();
+  return s == at::kBFloat16 && cpu_has_fast_bf16();
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {

@@ -14,6 +14,9 @@
 
 namespace himtok::nn {
 
+// True where the CPU has libtorch 1.13's oneDNN bf16 path (AVX512BW/VL/DQ).
+bool cpu_has_fast_bf16();
+
 // True where t's dtype is fp32/fp64, t is on a GPU, or the CPU has the oneDNN bf16 path.
 bool accumulates_in_fp32(const at::Tensor& t);
 

@@ -23,6 +23,7 @@
 #include "common/progress.h"
 #include "data/mask_source.h"
 #include "io/weights.h"
+#include "nn/precision.h"
 #include "tokenizer/himt.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
@@ -445,6 +446,9 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
     HIMTOK_CHECK_INPUT(!dp.active(), "data parallel on CUDA (NCCL) is not implemented; use one process per GPU run");
     HIMTOK_CHECK_INPUT(!cfg.bf16, "bf16 autocast is implemented for the CPU; on CUDA the trainer uses TF32");
   }
+  if (!device.is_cuda() && cfg.bf16 && !nn::cpu_has_fast_bf16())
+    log::warn("bf16 on a CPU without AVX512BW/VL/DQ: libtorch 1.13 runs bf16 there on slow kernels that also "
+              "accumulate in bf16 (measured 21x slower than fp32, docs/BENCHMARKS.md); fp32 is the better choice");
 
   torch::manual_seed(cfg.seed);
   tok::HiMT model(cfg.tokenizer);  // initialised on the CPU generator: the same weights on any device
