@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_int.h"
 
 namespace himtok::lmm {
 
@@ -220,7 +221,7 @@ class StrictObject {
     auto it = j_.find(key);
     HIMTOK_CHECK_INPUT(it != j_.end(), "lmm config: missing key '", path, "'");
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)  // no float -> int cast (UB past the range)
-      HIMTOK_CHECK_INPUT(it->is_number_integer() && !(it->is_number_unsigned() && it->template get<uint64_t>() > uint64_t{1} << 62),
+      HIMTOK_CHECK_INPUT(is_json_int(*it),
                          "lmm config: '", path, "' must be an integer, got ", excerpt(it->dump()));
     try {
       out = it->template get<T>();

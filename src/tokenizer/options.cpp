@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_int.h"
 
 using nlohmann::json;
 
@@ -118,10 +119,8 @@ TokenizerConfig TokenizerConfig::from_json(const std::string& text, const std::s
     HIMTOK_CHECK_INPUT(ok, context, ": unknown config field '", it.key(), "'");
   }
   try {
-    // Integers only: nlohmann converts a float such as 1e58 to int64 by a cast, which is
-    // undefined behaviour past the range (found by fuzz_config).
-    auto as_i = [&](const json& x, const char* k) -> int64_t {
-      HIMTOK_CHECK_INPUT(x.is_number_integer() && !(x.is_number_unsigned() && x.get<uint64_t>() > uint64_t{1} << 62),
+    auto as_i = [&](const json& x, const char* k) -> int64_t {  // integers only (common/json_int.h)
+      HIMTOK_CHECK_INPUT(is_json_int(x),
                          context, ": config field '", k, "' must be an integer, got ", excerpt(x.dump()));
       return x.get<int64_t>();
     };
