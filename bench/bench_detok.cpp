@@ -41,6 +41,7 @@
 
 #include "data/mask_source.h"
 #include "nn/attention.h"
+#include "nn/cpu_allocator.h"
 #include "tokenizer/himt.h"
 #include "flops.h"
 #include "tokenizer/tokenizer.h"
@@ -400,9 +401,11 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const Options& o = opts();
+  const bool cached = nn::use_caching_cpu_allocator();  // as the CLI runs; HIMTOK_CPU_CACHE_MB=0: libtorch's own
   const int threads = tok::set_threads(o.threads);
-  std::printf("bench_detok: device %s, preset %s, threads %d (libtorch intra-op %d), reps %d\n", o.device.c_str(),
-              o.preset.c_str(), threads, at::get_num_threads(), o.reps);
+  std::printf("bench_detok: device %s, preset %s, threads %d (libtorch intra-op %d), reps %d, CPU allocator %s\n",
+              o.device.c_str(), o.preset.c_str(), threads, at::get_num_threads(), o.reps,
+              cached ? "caching (nn/cpu_allocator.h)" : "libtorch's default");
   if (!o.fidelity.empty()) run_fidelity();
   if (o.profile) run_profile();
   benchmark::RegisterBenchmark("GemmFp32", bm_gemm)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
@@ -420,5 +423,11 @@ int main(int argc, char** argv) {
     }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  if (cached) {
+    const nn::CpuCacheStats st = nn::cpu_cache_stats();
+    std::printf("CPU allocator cache: %llu hits, %llu misses, %.0f MiB cached at exit (limit %.0f MiB)\n",
+                static_cast<unsigned long long>(st.hits), static_cast<unsigned long long>(st.misses),
+                st.cached_bytes / 1048576.0, st.limit_bytes / 1048576.0);
+  }
   return 0;
 }

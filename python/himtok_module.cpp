@@ -35,6 +35,7 @@
 #include "io/rle.h"
 #include "lmm/response.h"
 #include "lmm/segment.h"
+#include "nn/cpu_allocator.h"
 #include "tokenizer/token_string.h"
 #include "tokenizer/tokenizer.h"
 
@@ -436,6 +437,7 @@ lmm::SegmentOptions seg_options(int n_tokens, bool from_ids, int max_new_tokens,
 PYBIND11_MODULE(himtok, m) {
   m.doc() = "HiMTok hierarchical mask tokens: the C++ tokenizer, COCO RLE codec and LMM segmenter";
   m.attr("__version__") = "0.1.0";
+  himtok::nn::use_caching_cpu_allocator();  // as the CLI runs (nn/cpu_allocator.h)
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {

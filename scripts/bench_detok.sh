@@ -11,6 +11,10 @@
 #   THREADS=2 BATCHES=1,8 REPS=3 OPS=decode,encode PROFILE=1 ANCHOR=../shared/anchor  (the defaults,
 #       PROFILE=0) ; FIDELITY=models/himtok-small.safetensors,data/coco-fakesegm100/instances_val2014_fakesegm100_results.json,64
 #   OFFICIAL=0 skips the official side (e.g. where python3-torch is missing).
+#   ALLOCATORS=caching,default also runs ours with libtorch's own CPU allocator (HIMTOK_CPU_CACHE_MB=0;
+#       the default is ALLOCATORS=caching, as the CLI runs: src/nn/cpu_allocator.h); files ours-default.*
+#   OFFICIAL_TUNED=1 also runs the official side with glibc's malloc told to keep freed memory
+#       (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_/MALLOC_TOP_PAD_): official-tuned.jsonl
 #
 # The official side needs Debian's python3-torch and python3-omegaconf (apt-get install -y
 # python3-torch python3-omegaconf; not in install_deps.sh: only this benchmark uses them) and the
@@ -47,8 +51,17 @@ mkdir -p "$OUT"
 args=(--device "$DEVICE" --dtypes "$DTYPES" --threads "$THREADS" --batches "$BATCHES" --reps "$REPS" --ops "$OPS")
 [[ $PROFILE == 1 ]] && args+=(--profile)
 [[ -n $FIDELITY ]] && args+=(--fidelity "$FIDELITY")
-echo "== ours: $BIN ${args[*]}"
-"$BIN" "${args[@]}" --benchmark_out="$OUT/ours.json" --benchmark_out_format=json 2>&1 | tee "$OUT/ours.txt"
+ALLOCATORS=${ALLOCATORS:-caching}
+for alloc in ${ALLOCATORS//,/ }; do
+  case $alloc in
+    caching) tag=ours; cache_mb=${HIMTOK_CPU_CACHE_MB:-2048} ;;
+    default) tag=ours-default; cache_mb=0 ;;
+    *) echo "bench_detok.sh: ALLOCATORS: '$alloc' is not caching or default" >&2; exit 2 ;;
+  esac
+  echo "== ours ($alloc CPU allocator): HIMTOK_CPU_CACHE_MB=$cache_mb $BIN ${args[*]}"
+  HIMTOK_CPU_CACHE_MB=$cache_mb "$BIN" "${args[@]}" --benchmark_out="$OUT/$tag.json" --benchmark_out_format=json 2>&1 |
+    tee "$OUT/$tag.txt"
+done
 
 if [[ $OFFICIAL == 1 && $DEVICE == cpu ]]; then
   if ! /usr/bin/python3 -c 'import torch, omegaconf' 2> /dev/null; then
@@ -59,5 +72,10 @@ if [[ $OFFICIAL == 1 && $DEVICE == cpu ]]; then
   pargs=(--anchor "$ANCHOR" --threads "$THREADS" --batches "$BATCHES" --reps "$REPS" --ops "$OPS" --profile "$PROFILE")
   echo "== official: /usr/bin/python3 bench/official_cpu.py ${pargs[*]}"
   /usr/bin/python3 bench/official_cpu.py "${pargs[@]}" 2>&1 | tee "$OUT/official.jsonl"
+  if [[ ${OFFICIAL_TUNED:-0} == 1 ]]; then
+    echo "== official, glibc malloc keeping freed memory (MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456)"
+    MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456 \
+      /usr/bin/python3 bench/official_cpu.py "${pargs[@]}" 2>&1 | tee "$OUT/official-tuned.jsonl"
+  fi
 fi
 echo "== loadavg after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "nn/cpu_allocator.h"
 
 namespace himtok::cli {
 
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   if (verbose) log::set_level(log::Level::kDebug);
   if (quiet) log::set_level(log::Level::kWarn);
   try {
+    nn::use_caching_cpu_allocator();  // before any tensor: see nn/cpu_allocator.h
     for (auto& [sub, run] : runners)
       if (sub && sub->parsed()) return run();
     return 2;
