@@ -21,7 +21,6 @@
 #include <memory>
 
 #include "lmm/config.h"
-#include "nn/cpu_allocator.h"
 #include "lmm/layers.h"
 #include "lmm/model.h"
 #include "tokenizer/tokenizer.h"
@@ -166,11 +165,3 @@ BENCHMARK(BM_Projector)->Arg(5)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LlmPrefillLayer)->Arg(1346)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LlmDecodeLayer)->Arg(1346)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_OutputHead)->Unit(benchmark::kMillisecond)->UseRealTime();
-int main(int argc, char** argv) {
-  himtok::nn::use_caching_cpu_allocator();  // as the CLI runs (nn/cpu_allocator.h); HIMTOK_CPU_CACHE_MB=0: libtorch's own
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

@@ -14,7 +14,6 @@
 #include <map>
 #include <memory>
 
-#include "nn/cpu_allocator.h"
 #include "tokenizer/himt.h"
 #include "flops.h"
 #include "tokenizer/tokenizer.h"
@@ -118,11 +117,3 @@ BENCHMARK(BM_DecodeFp32)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->MinTime
 BENCHMARK(BM_DecodeBf16)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 BENCHMARK(BM_EncodeFp32)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 BENCHMARK(BM_EncodeBf16)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
-int main(int argc, char** argv) {
-  himtok::nn::use_caching_cpu_allocator();  // as the CLI runs (nn/cpu_allocator.h); HIMTOK_CPU_CACHE_MB=0: libtorch's own
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

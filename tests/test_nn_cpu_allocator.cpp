@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "data/mask_source.h"
 #include "nn/cpu_allocator.h"
+#include "shipped_models.h"
 #include "test_helpers.h"
 #include "tokenizer/pixel_decoder.h"
 #include "tokenizer/tokenizer.h"
@@ -118,13 +118,8 @@ TEST(NnCpuAllocator, DecodeThroughTheCacheEqualsTheDefaultAllocator) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "not installed in AddressSanitizer builds";
 #endif
-  const std::string repo = HIMTOK_SOURCE_DIR;
-  auto src = data::open_mask_source(repo + "/data/coco-fakesegm100/instances_val2014_fakesegm100_results.json");
-  std::vector<Mask> masks;
-  for (size_t i = 0; i < 3; ++i) masks.push_back(src->get(i).mask);
-  tok::LoadOptions lo;
-  lo.weights = repo + "/models/himtok-small.safetensors";
-  lo.threads = 2;
+  const std::vector<Mask> masks = test::first_coco_eval_masks(3);
+  tok::LoadOptions lo = test::shipped_small_tokenizer();
   ASSERT_EQ(nn::cpu_cache_stats().limit_bytes, 0u) << "installed before this test";
   tok::MaskTokenizer before = tok::MaskTokenizer::load(lo);
   const auto ids = before.encode(masks);

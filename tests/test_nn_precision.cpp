@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "data/mask_source.h"
+#include "shipped_models.h"
 #include "nn/attention.h"
 #include "nn/precision.h"
 #include "tokenizer/tokenizer.h"
@@ -65,13 +65,8 @@ TEST(NnPrecision, Fp32IsThePlainOp) {
 // The shipped small tokenizer on the first 16 masks of the COCO evaluation set: fp32-encoded ids
 // decoded in bf16 against fp32 (thresholded maps), and bf16 encoding against fp32 ids.
 TEST(NnPrecision, Bf16TokenizerMatchesFp32OnTrainedWeights) {
-  const std::string repo = HIMTOK_SOURCE_DIR;
-  auto src = data::open_mask_source(repo + "/data/coco-fakesegm100/instances_val2014_fakesegm100_results.json");
-  std::vector<Mask> masks;
-  for (size_t i = 0; i < 16; ++i) masks.push_back(src->get(i).mask);
-  tok::LoadOptions lo;
-  lo.weights = repo + "/models/himtok-small.safetensors";
-  lo.threads = 2;
+  const std::vector<Mask> masks = test::first_coco_eval_masks(16);
+  tok::LoadOptions lo = test::shipped_small_tokenizer();
   tok::MaskTokenizer fp32 = tok::MaskTokenizer::load(lo);
   lo.dtype = "bf16";
   tok::MaskTokenizer bf16 = tok::MaskTokenizer::load(lo);

@@ -79,7 +79,7 @@ PixelDecoderImpl::PixelDecoderImpl(const TokenizerConfig& c) : cfg(c) {
 
 at::Tensor PixelDecoderImpl::forward(const at::Tensor& x_in) {
   // CPU inference decodes one mask at a time: at 256x256 one mask's 128-channel activation (32 MiB)
-  // fits the last-level cache and a batch's does not. Measured (official-large, batch 8, 2 cores):
+  // stays near a 32 MiB last-level cache; a batch's is B times larger. Measured (official-large, batch 8, 2 cores):
   // 1.39 s per mask chunked against 1.65 s batched, and 1.44 s at batch 1 (docs/BENCHMARKS.md).
   if (x_in.size(0) > 1 && x_in.device().is_cpu() && !at::GradMode::is_enabled()) {
     std::vector<at::Tensor> outs;
