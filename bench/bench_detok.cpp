@@ -3,7 +3,7 @@
 // sizes (default official-large). scripts/bench_detok.sh runs it beside the official Python code.
 //
 //   build/bench_detok [--device cpu|cuda] [--dtypes fp32,bf16] [--preset official-large|FILE.json]
-//                     [--threads N] [--batches 1,8] [--ops decode,encode] [--reps 3]
+//                     [--threads N] [--batches 1,8] [--ops decode,encode,prepare] [--reps 3]
 //                     [--profile] [--fidelity MODEL.safetensors,MASKS.json[,N]]  [Google Benchmark flags]
 //
 // Benchmarks (one warm-up call per (op, dtype, batch) first, outside the timing; then --reps
@@ -11,6 +11,11 @@
 //   Decode/<dtype>/B:<B>  MaskTokenizer::decode_probs(p, B, L), p = softmax(3 randn) over K codes,
 //                         host floats in, host probability maps out (MaskDecoder.decode_prob path)
 //   Encode/<dtype>/B:<B>  MaskTokenizer::encode(B random binary S x S masks) -> ids
+//   Prepare/<path>/B:<B>  (--ops prepare) the stretch geometry alone, for B masks of 480x640 (a COCO
+//                         image size): `serial` is the former path (prepare_stretch per mask on one
+//                         thread, stacked as (B,3,S,S) float, copied to the device); `batched` is
+//                         encode's path (stretch_batch_u8 on the intra-op threads, one (B,S,S) uint8
+//                         copy, pinned on CUDA, u8_to_input on the device). Ends with one value read.
 //   GemmFp32              2048^3 at::mm: this machine's fp32 GEMM rate in the same run
 //   AttentionFp32/ours, /bmm_reference   one decoder-ViT attention (B=1): nn::attention vs at::matmul
 //                         over all heads (what nn::attention did before, and what torch's MHA does)
@@ -43,6 +48,7 @@
 #include "nn/attention.h"
 #include "nn/cpu_allocator.h"
 #include "tokenizer/himt.h"
+#include "tokenizer/prepare.h"
 #include "flops.h"
 #include "tokenizer/tokenizer.h"
 
@@ -185,6 +191,46 @@ void bm_encode(benchmark::State& st, std::string dtype, int64_t B) {
   if (warm.insert(dtype + std::to_string(B)).second) m.encode(x);
   for (auto _ : st) benchmark::DoNotOptimize(m.encode(x).data());
   set_counters(st, encode_flops(m.config()), B);
+}
+
+// 480x640 binary masks: an ellipse per mask, its centre and axes varying with b.
+const std::vector<Mask>& coco_sized_masks() {
+  static const std::vector<Mask> masks = [] {
+    std::vector<Mask> v;
+    for (int64_t b = 0; b < 256; ++b) {
+      Mask m(480, 640);
+      const double cy = 120 + (b * 37) % 240, cx = 160 + (b * 53) % 320, ry = 40 + b % 80, rx = 60 + (b * 7) % 120;
+      for (int64_t y = 0; y < m.h; ++y)
+        for (int64_t x = 0; x < m.w; ++x)
+          m.at(y, x) = ((y - cy) * (y - cy) / (ry * ry) + (x - cx) * (x - cx) / (rx * rx)) <= 1.0;
+      v.push_back(std::move(m));
+    }
+    return v;
+  }();
+  return masks;
+}
+
+void bm_prepare(benchmark::State& st, bool batched, int64_t B) {
+  tok::set_threads(opts().threads);
+  const at::Device dev(opts().device == "cuda" ? at::kCUDA : at::kCPU);
+  const int64_t S = 256;
+  std::vector<Mask> masks;
+  for (int64_t b = 0; b < B; ++b) masks.push_back(coco_sized_masks()[static_cast<size_t>(b % 256)]);
+  auto run = [&] {
+    at::Tensor x;
+    if (batched) {
+      x = tok::u8_to_input(tok::stretch_batch_u8(masks, S, dev.is_cuda()).to(dev, /*non_blocking=*/dev.is_cuda()));
+    } else {
+      std::vector<at::Tensor> xs;
+      for (const Mask& m : masks) xs.push_back(tok::prepare_stretch(m, S));
+      x = at::stack(xs).to(dev);
+    }
+    return x[B - 1][2][S - 1][S - 1].item<float>();  // one value back: waits for the device
+  };
+  run();
+  for (auto _ : st) benchmark::DoNotOptimize(run());
+  st.counters["ms_per_mask"] = benchmark::Counter(static_cast<double>(B) / 1000.0,
+                                                  benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void bm_gemm(benchmark::State& st) {
@@ -421,6 +467,12 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(("Encode/" + tag).c_str(), bm_encode, dt, B)
             ->Unit(benchmark::kMillisecond)->Iterations(1)->Repetitions(o.reps)->UseRealTime();
     }
+  if (o.ops.count("prepare"))
+    for (int64_t B : o.batches)
+      for (bool batched : {false, true})
+        benchmark::RegisterBenchmark(
+            ((batched ? "Prepare/batched/B:" : "Prepare/serial/B:") + std::to_string(B)).c_str(), bm_prepare, batched, B)
+            ->Unit(benchmark::kMillisecond)->Repetitions(o.reps)->UseRealTime();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   if (cached) {

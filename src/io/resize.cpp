@@ -274,13 +274,17 @@ FloatMap interpolate_bilinear(const FloatMap& src, int64_t out_h, int64_t out_w)
 // ---------------------------------------------------------------------------------------------
 // The official geometry
 
-FloatMap stretch_mask_official(const Mask& mask, int64_t side) {
+Mask stretch_mask_u8(const Mask& mask, int64_t side) {
   HIMTOK_CHECK_INPUT(mask.h > 0 && mask.w > 0, "stretch_mask_official: empty mask");
   bool binary = std::all_of(mask.data.begin(), mask.data.end(), [](uint8_t v) { return v <= 1; });
+  if (!binary) return resize_u8(mask, side, side, Resample::kBicubic);
   Mask gray = mask;
-  if (binary)
-    for (auto& v : gray.data) v = static_cast<uint8_t>(v * 255);
-  Mask r = resize_u8(gray, side, side, Resample::kBicubic);
+  for (auto& v : gray.data) v = static_cast<uint8_t>(v * 255);
+  return resize_u8(gray, side, side, Resample::kBicubic);
+}
+
+FloatMap stretch_mask_official(const Mask& mask, int64_t side) {
+  Mask r = stretch_mask_u8(mask, side);
   FloatMap out(side, side);
   for (size_t i = 0; i < r.data.size(); ++i) out.data[i] = static_cast<float>(r.data[i] / 255.0);
   return out;

@@ -37,6 +37,9 @@ FloatMap interpolate_bilinear(const FloatMap& src, int64_t out_h, int64_t out_w)
 // (binary scaled to 0/255), PIL BICUBIC-resized to side x side with no aspect preservation,
 // then /255 -> soft values in [0,1].
 FloatMap stretch_mask_official(const Mask& mask, int64_t side = 256);
+// The same stretch stopped before the division: the 8-bit side x side 'L' image (0..255).
+// stretch_mask_official(m)[i] == float(stretch_mask_u8(m)[i] / 255.0) (double division).
+Mask stretch_mask_u8(const Mask& mask, int64_t side = 256);
 
 // The official eval's way back: a float map (e.g. 256x256 probabilities) PIL NEAREST-resized
 // (mode 'F') to (out_h, out_w), thresholded with `> threshold` into a 0/1 mask.

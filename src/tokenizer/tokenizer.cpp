@@ -117,21 +117,27 @@ std::string MaskTokenizer::prefix() const { return impl_->prefix; }
 
 std::vector<std::vector<int64_t>> MaskTokenizer::encode(const std::vector<Mask>& masks, Geometry g) {
   const int64_t S = config().image_size;
-  std::vector<at::Tensor> xs;
-  for (const Mask& m : masks) {
-    HIMTOK_CHECK_INPUT(m.h > 0 && m.w > 0, "encode: empty mask");
-    if (g == Geometry::kStretch) {
-      xs.push_back(prepare_stretch(m, S));
-    } else {
+  HIMTOK_CHECK_INPUT(!masks.empty(), "encode: no masks");
+  at::Tensor x;
+  if (g == Geometry::kStretch) {
+    // 8-bit stretched masks, made on the CPU threads, cross to the device in one copy (from
+    // page-locked memory on a GPU) and become the float input there.
+    const bool cuda = impl_->device.is_cuda();
+    x = u8_to_input(stretch_batch_u8(masks, S, /*pinned=*/cuda).to(impl_->device, /*non_blocking=*/cuda));
+  } else {
+    std::vector<at::Tensor> xs;
+    for (const Mask& m : masks) {
+      HIMTOK_CHECK_INPUT(m.h > 0 && m.w > 0, "encode: empty mask");
       bool binary = true;
       for (uint8_t v : m.data) binary = binary && v <= 1;
       at::Tensor t = at::from_blob(const_cast<uint8_t*>(m.data.data()), {m.h, m.w}, at::kByte).clone();
       if (binary) t = t * 255;
       xs.push_back(prepare_pad(t, S));
     }
+    x = at::stack(xs).to(impl_->device);
   }
   at::NoGradGuard ng;
-  auto out = impl_->model->encode(at::stack(xs).to(impl_->device));
+  auto out = impl_->model->encode(x);
   at::Tensor ids = out.q.ids.to(at::kCPU).contiguous();
   std::vector<std::vector<int64_t>> res(masks.size());
   for (size_t b = 0; b < masks.size(); ++b)
