@@ -14,14 +14,17 @@
 #   CFG=real          configs used with INIT_DIR: real (real object masks) or ft (the 2nd session's)
 #   RUNS="small tiny" presets to train (one preset alone gets the whole GPU: about twice the steps)
 #   BENCH_STEPS=0     > 0: before training, `train-tokenizer --bench BENCH_STEPS` of the small
-#                     config at each batch of BENCH_BATCHES="64 256" (about 30-45 s each with data loading)
+#                     config for each item of BENCH_BATCHES="256 256:bf16" (a batch size, ":bf16" for
+#                     bf16 autocast instead of TF32; about 30-45 s each with data loading)
+#   TRAIN_BF16=auto   train with bf16 autocast: 1 yes, 0 no (TF32), auto: yes when the bench of
+#                     N:bf16 ran and was at least 1.15x the masks/s of N (TF32), N the first such item
 #   MARGIN_S=120      seconds kept for data loading, exports and the recon tables
 #   THREADS=16        CPU threads (shared by the runs)
 #   TRAIN_ARGS, RECON_LIMIT  more train-tokenizer options; recon on the first N masks only
 #   HIMTOK, DEVICE, DRY  a built binary (skips the build), the device, and DRY=1 for batches of 2:
 #                     a CPU dry run of the whole script (2 minutes; --time-limit acts after 30
 #                     steps, hence --max-steps):
-#                     HIMTOK=build/himtok DEVICE=cpu DRY=1 RUNS=tiny THREADS=2 BENCH_STEPS=1 BENCH_BATCHES=2 \
+#                     HIMTOK=build/himtok DEVICE=cpu DRY=1 RUNS=tiny THREADS=2 BENCH_STEPS=1 BENCH_BATCHES="2 2:bf16" \
 #                     MARGIN_S=0 TRAIN_ARGS="--max-steps 2" RECON_LIMIT=4 COPY_TO=runs/dry/out \
 #                     bash scripts/gpu_stage1.sh 60 runs/dry models
 #   COPY_TO=          folder for the results (the device tool's $OUT): the exports (the small one
@@ -66,12 +69,26 @@ config_of() {  # preset -> config file (DRY=1: a copy with batch 2 and 4 validat
 }
 
 # Throughput of the trainer alone on the GPU (item 1 of issue 9): masks/s and the step split.
+with_bf16() { sed 's/^{/{"bf16": true,/' "$1"; }  # a config with bf16 autocast on
 if [ "${BENCH_STEPS:-0}" -gt 0 ]; then
-  for bs in ${BENCH_BATCHES:-64 256}; do
-    sed "s/\"batch_size\": *[0-9]*/\"batch_size\": $bs/" "$(config_of small)" > "$OUTD/bench_b$bs.json"
-    $H --quiet train-tokenizer --config "$OUTD/bench_b$bs.json" --out "$OUTD/bench_b$bs" --device $DEV --threads ${THREADS:-16} \
+  for item in ${BENCH_BATCHES:-256 256:bf16}; do
+    bs=${item%%:*}; tag=b$bs
+    sed "s/\"batch_size\": *[0-9]*/\"batch_size\": $bs/" "$(config_of small)" > "$OUTD/bench_$tag.json"
+    if [ "$item" != "$bs" ]; then
+      tag=${tag}_bf16; with_bf16 "$OUTD/bench_b$bs.json" > "$OUTD/bench_$tag.json"
+    fi
+    echo -n "$tag: " >> "$OUTD/bench.txt"
+    $H --quiet train-tokenizer --config "$OUTD/bench_$tag.json" --out "$OUTD/bench_$tag" --device $DEV --threads ${THREADS:-16} \
         --bench "$BENCH_STEPS" 2>&1 | grep -E "^bench|error" | tee -a "$OUTD/bench.txt"
   done
+fi
+rate_of() { grep "^$1: bench:" "$OUTD/bench.txt" 2>/dev/null | grep -o '[0-9.]* masks/s' | cut -d' ' -f1; }
+TRAIN_BF16=${TRAIN_BF16:-auto}
+if [ "$TRAIN_BF16" = auto ]; then
+  ref=$(for item in ${BENCH_BATCHES:-256 256:bf16}; do [ "${item#*:}" = bf16 ] && echo "${item%%:*}"; done | head -1)
+  r32=$(rate_of "b$ref"); r16=$(rate_of "b${ref}_bf16")
+  TRAIN_BF16=$(python3 -c "print(1 if '$r32' and '$r16' and float('$r16') >= 1.15 * float('$r32') else 0)")
+  echo "bf16 autocast for training: $TRAIN_BF16 (bench masks/s: TF32 ${r32:-none}, bf16 ${r16:-none})"
 fi
 
 # Time for the training loops: the budget less what was spent and the margin.
@@ -82,7 +99,9 @@ threads=$(( ${THREADS:-16} / $(echo $RUNS | wc -w) ))
 for run in $RUNS; do
   extra=()
   [ -n "$INIT" ] && extra=(--init "$INIT/himtok-$run.safetensors")
-  $H train-tokenizer --config "$(config_of $run)" --out "$OUTD/$run" --device $DEV --threads $threads \
+  cfg=$(config_of $run)
+  if [ "$TRAIN_BF16" = 1 ]; then with_bf16 "$cfg" > "$OUTD/train_$run.json"; cfg="$OUTD/train_$run.json"; fi
+  $H train-tokenizer --config "$cfg" --out "$OUTD/$run" --device $DEV --threads $threads \
       --time-limit "$mins" "${extra[@]}" ${TRAIN_ARGS:-} > "$OUTD/$run.log" 2>&1 &
 done
 wait
@@ -121,7 +140,7 @@ if [ -n "${COPY_TO:-}" ]; then
   for run in $RUNS; do
     split -b 15M -d "$OUTD/himtok-$run.safetensors" "$COPY_TO/himtok-$run.safetensors.part"
   done
-  tar czf "$COPY_TO/logs.tar.gz" -C "$OUTD" $(cd "$OUTD" && ls -d *.log *.txt *.jsonl bench_b*/bench.json \
+  tar czf "$COPY_TO/logs.tar.gz" -C "$OUTD" $(cd "$OUTD" && ls -d *.log *.txt *.jsonl *.json bench_b*/bench.json \
       $(for r in $RUNS; do echo $r/metrics.jsonl $r/config.json; done) 2>/dev/null)
   ls -l "$COPY_TO"
   echo "reassemble: cat himtok-small.safetensors.part* > himtok-small.safetensors"

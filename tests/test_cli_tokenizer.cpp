@@ -75,6 +75,23 @@ TEST(Cli, DecodeIdsMatchesOfficialDecodeTokens) {
   EXPECT_ALLCLOSE_ABS(got, want, 1e-4);
 }
 
+// HIMTOK_CHANNELS_LAST=1 runs the pixel decoder in NHWC (nn/memory_format.h): the same official
+// numbers; any other value than 0/1 is a one-line input error.
+TEST(Cli, ChannelsLastPixelDecoderMatchesOfficialDecodeTokens) {
+  const std::string out = tmp("probs_nhwc.safetensors");
+  ::setenv("HIMTOK_CHANNELS_LAST", "1", 1);
+  auto r = run_cli("decode " + kModel + " --ids " + tok::format_id_list(golden_ids(0)) + " --probs-out " + out);
+  ::setenv("HIMTOK_CHANNELS_LAST", "yes", 1);
+  auto bad = run_cli("decode " + kModel + " --ids " + tok::format_id_list(golden_ids(0)) + " --probs-out " + out + "x");
+  ::unsetenv("HIMTOK_CHANNELS_LAST");
+  ASSERT_EQ(r.code, 0) << r.err;
+  at::Tensor want = test::load("golden/decode_tokens.safetensors", "prob_n32")[0][0];
+  EXPECT_ALLCLOSE_ABS(io::Weights::open(out).get("probs"), want, 1e-4);
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_EQ(test::count_lines(bad.err), 1) << bad.err;
+  EXPECT_NE(bad.err.find("HIMTOK_CHANNELS_LAST must be 0 or 1"), std::string::npos) << bad.err;
+}
+
 // LMM logits with the mask slice at a column offset, as they come out of a language model.
 TEST(Cli, DecodeLogitsMatchesOfficialDecodeProb) {
   at::Tensor logits = test::load("golden/decode_prob.safetensors", "logits")[0];  // (32,1024)

@@ -6,6 +6,7 @@
 // libtorch 1.13's bf16 fallback kernels (CPUs without AVX512BW/VL/DQ) accumulate in bf16 and are
 // off by 4-7% at these sizes, which is what the 0.5% bound catches.
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/nn/modules/conv.h>
 
@@ -14,7 +15,9 @@
 #include <vector>
 
 #include "shipped_models.h"
+#include "loss/hml.h"
 #include "nn/attention.h"
+#include "nn/autocast.h"
 #include "nn/precision.h"
 #include "tokenizer/tokenizer.h"
 
@@ -90,6 +93,26 @@ TEST(NnPrecision, Bf16TokenizerMatchesFp32OnTrainedWeights) {
   }
   EXPECT_GE(sum / static_cast<double>(a.size()), 0.99);
   EXPECT_GE(worst, 0.95);
+}
+
+// nn::AutocastScope turns bf16 autocast on for its lifetime and restores the previous state;
+// nn::NoAutocast inside it (loss::blur_label) keeps the HML labels in fp32.
+TEST(NnAutocast, ScopeTurnsBf16OnAndLabelsStayFp32) {
+  at::manual_seed(5);
+  const at::Tensor target = (at::rand({2, 64, 64}) > 0.5).to(at::kFloat);  // (B,H,W)
+  const at::Tensor want = loss::blur_label(target, 6.0);
+  ASSERT_FALSE(at::autocast::is_cpu_enabled());
+  {
+    nn::AutocastScope autocast(at::kCPU, at::kBFloat16);
+    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_EQ(at::conv2d(target.unsqueeze(1), at::ones({1, 1, 3, 3})).scalar_type(), at::kBFloat16);
+    const at::Tensor got = loss::blur_label(target, 6.0);
+    EXPECT_TRUE(at::autocast::is_cpu_enabled());  // NoAutocast restored the region
+    EXPECT_EQ(got.scalar_type(), at::kFloat);
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-6);
+  }
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_EQ(at::conv2d(target.unsqueeze(1), at::ones({1, 1, 3, 3})).scalar_type(), at::kFloat);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -150,6 +151,29 @@ TEST(Stage1, InitStartsFromTheGivenWeights) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("tok.safetensors"), std::string::npos) << r.err;  // names the file and the keys
   EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+}
+
+// "bf16": true trains under bf16 autocast (nn::AutocastScope on the step's device): from the same
+// weights and batch, the first step's loss is the fp32 one to bf16 rounding, and training goes on.
+TEST(Stage1, Bf16AutocastTracksTheFp32Loss) {
+  const std::string a = fresh_dir("fp32"), b = fresh_dir("bf16");
+  const nlohmann::json common = {{"log_every", 1}, {"eval_every", 0}};
+  nlohmann::json with_bf16 = common;
+  with_bf16["bf16"] = true;
+  auto r = test::run_cli("-q train-tokenizer --config " + micro_config_with(a + ".json", common) + " --out " + a +
+                         " --threads 1 --max-steps 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = test::run_cli("-q train-tokenizer --config " + micro_config_with(b + ".json", with_bf16) + " --out " + b +
+                    " --threads 1 --max-steps 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto la = losses(a), lb = losses(b);
+  ASSERT_EQ(la.size(), 3u);
+  ASSERT_EQ(lb.size(), 3u);
+  const double first_a = la.begin()->second, first_b = lb.begin()->second;
+  EXPECT_TRUE(std::isfinite(first_a) && std::isfinite(first_b));
+  EXPECT_NEAR(first_b, first_a, 0.01 * std::abs(first_a));
+  EXPECT_NE(first_b, first_a);  // the products did run in bf16
+  for (const auto& [step, l] : lb) EXPECT_TRUE(std::isfinite(l)) << step;
 }
 
 // --time-limit fits the schedule to the budget after 30 steps: a 1000-step config with a

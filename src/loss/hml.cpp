@@ -1,13 +1,13 @@
 #include "loss/hml.h"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "nn/autocast.h"
 
 namespace himtok::loss {
 
@@ -17,12 +17,8 @@ double sigma_official(int64_t idx) { return 100.0 / static_cast<double>(idx + 2)
 at::Tensor blur_label(const at::Tensor& target, double sigma) {
   if (!(sigma > 0)) return target;
   TORCH_CHECK(target.dim() == 3, "blur_label: target must be (B,H,W)");
-  // Labels are computed in fp32 even inside a bf16 autocast region.
-  struct NoAutocast {
-    bool was = at::autocast::is_cpu_enabled();
-    NoAutocast() { at::autocast::set_cpu_enabled(false); }
-    ~NoAutocast() { at::autocast::set_cpu_enabled(was); }
-  } no_autocast;
+  // Labels are computed in fp32 even inside a bf16 autocast region (CPU or CUDA).
+  const nn::NoAutocast no_autocast;
   const int64_t H = target.size(1), W = target.size(2);
   const int64_t r = static_cast<int64_t>(std::ceil(3.0 * sigma));
   // 1-D factor g(x) = exp(-x^2/(2 s^2)) / sum; the official 2-D kernel is g(x) g(y) exactly.

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nn/memory_format.h"
 #include "nn/precision.h"
 #include "nn/vit_block.h"
 
@@ -86,11 +87,12 @@ at::Tensor PixelDecoderImpl::forward(const at::Tensor& x_in) {
     for (const at::Tensor& xi : x_in.split(1, 0)) outs.push_back(forward(xi));
     return at::cat(outs, 0);
   }
-  at::Tensor x = nn::conv2d(*conv_in, x_in.to(conv_in->weight.scalar_type()));
+  // (B,Cz,h,w); NHWC under HIMTOK_CHANNELS_LAST=1 (nn/memory_format.h): every op below keeps the layout.
+  at::Tensor x = nn::conv2d(*conv_in, nn::maybe_channels_last(x_in.to(conv_in->weight.scalar_type())));
   for (const auto& b : *mid) x = b->as<ResnetBlock>()->forward(x);
   for (int64_t lvl = static_cast<int64_t>(up->size()) - 1; lvl >= 0; --lvl) x = up[lvl]->as<UpBlock>()->forward(x);
   x = silu_fresh(nn::group_norm_fp32(x, norm_out, conv_out->weight.scalar_type()));
-  return nn::conv2d(*conv_out, x);
+  return nn::conv2d(*conv_out, x).contiguous();  // (B,3,H,W), NCHW for the callers
 }
 
 }  // namespace himtok::tok

@@ -1,5 +1,6 @@
 #include "tokenizer/tokenizer.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
@@ -51,6 +52,9 @@ static void setup(MaskTokenizer::Impl& im, const TokenizerConfig& cfg, const Loa
   if (opt.device == "cuda") {
     HIMTOK_CHECK_INPUT(torch::cuda::is_available(), "--device cuda: this libtorch has no CUDA device available");
     im.device = at::Device(at::kCUDA);
+    // Every decode has the same shapes (B x 256 x 256 at a given batch), so cuDNN's autotuner pays
+    // for itself after the first call of each batch size: let it pick the fastest convolutions.
+    at::globalContext().setBenchmarkCuDNN(true);
   } else {
     HIMTOK_CHECK_INPUT(opt.device == "cpu", "--device: '", opt.device, "' is not one of cpu, cuda");
   }

@@ -3,7 +3,6 @@
 // Legend: B batch (this process), S input side, L latent tokens, K codebook, D token size.
 #include "train/stage1.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <dlfcn.h>
@@ -15,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +23,7 @@
 #include "common/progress.h"
 #include "data/mask_source.h"
 #include "io/weights.h"
+#include "nn/autocast.h"
 #include "nn/precision.h"
 #include "tokenizer/himt.h"
 #include "tokenizer/tokenizer.h"
@@ -444,7 +445,8 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
     at::globalContext().setAllowTF32CuDNN(true);
     at::globalContext().setBenchmarkCuDNN(true);
     HIMTOK_CHECK_INPUT(!dp.active(), "data parallel on CUDA (NCCL) is not implemented; use one process per GPU run");
-    HIMTOK_CHECK_INPUT(!cfg.bf16, "bf16 autocast is implemented for the CPU; on CUDA the trainer uses TF32");
+    // "bf16": CUDA autocast (matmuls and convolutions in bf16; norms, softmax and the losses in fp32);
+    // without it, fp32 on TF32 tensor cores.
   }
   if (!device.is_cuda() && cfg.bf16 && !nn::cpu_has_fast_bf16())
     log::warn("bf16 on a CPU without AVX512BW/VL/DQ: libtorch 1.13 runs bf16 there on slow kernels that also "
@@ -585,16 +587,10 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
 
     StepLosses sl;
     {
-      if (cfg.bf16) {
-        at::autocast::set_cpu_enabled(true);
-        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      }
+      std::optional<nn::AutocastScope> autocast;  // bf16 autocast on the step's device ("bf16": true)
+      if (cfg.bf16) autocast.emplace(device, at::kBFloat16);
       clock.lap(PhaseClock::kData);
       sl = compute_loss(model, x, step, cfg, rng);
-      if (cfg.bf16) {
-        at::autocast::set_cpu_enabled(false);
-        at::autocast::clear_cache();
-      }
     }
     clock.lap(PhaseClock::kForward);
     opt.zero_grad();

@@ -34,7 +34,7 @@ struct Stage1Config {
   int64_t vq_warmup_steps = 300;   // decoder sees l2-normalised z (no quantizer) before this step
   int64_t dead_code_every = 100;   // re-initialise codes unused during the last window (0: off)
   double ema_decay = 0.0;          // 0: no EMA weights
-  bool bf16 = false;               // CPU autocast to bf16 (matmuls/convs), norms in fp32
+  bool bf16 = false;               // bf16 autocast on the device (CPU or CUDA): matmuls/convs in bf16, norms and losses in fp32
   int64_t log_every = 10, eval_every = 500, ckpt_every = 100;
   int64_t val_masks = 128;
   uint64_t seed = 1;               // model init, train/val split, validation set, batches
