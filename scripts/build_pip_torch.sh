@@ -32,17 +32,15 @@ printf '%s\n' $SRCS | xargs -P "$(nproc)" -I{} bash -c '
   extra=""; [ {} = src/data/scenes.cpp ] && extra=-ffp-contract=off
   g++ "$@" $extra -c {} -o "$o" || { echo "FAILED: {}"; exit 1; }' _ "${FLAGS[@]}" \
   || { echo "compilation failed (every failing file is listed above)"; exit 1; }
-g++ -o "$B/himtok" "$B"/obj/*.o -Wl,--no-as-needed -L"$TLIB" -ltorch -ltorch_cpu -lc10 \
-    $(ls "$TLIB"/libtorch_cuda.so >/dev/null 2>&1 && echo -ltorch_cuda -lc10_cuda) -Wl,--as-needed \
-    "$DEPS/lib/libstb.so.0" "$DEPS/lib/libjpeg.so.62" -ldl -lpthread -Wl,-rpath,"$TLIB:$(cd "$DEPS/lib" && pwd)"
+LIBS=(-Wl,--no-as-needed -L"$TLIB" -ltorch -ltorch_cpu -lc10
+      $(ls "$TLIB"/libtorch_cuda.so >/dev/null 2>&1 && echo -ltorch_cuda -lc10_cuda) -Wl,--as-needed
+      "$DEPS/lib/libstb.so.0" "$DEPS/lib/libjpeg.so.62" -ldl -lpthread -Wl,-rpath,"$TLIB:$(cd "$DEPS/lib" && pwd)")
+g++ -o "$B/himtok" "$B"/obj/*.o "${LIBS[@]}"
 echo "built $B/himtok"
 if [ "${BENCH:-1}" = 1 ] && [ -f "$DEPS/include/benchmark/benchmark.h" ] && [ "$ABI" = 1 ]; then
   g++ "${FLAGS[@]}" -Ibench -c bench/bench_detok.cpp -o "$B/bench_detok.o"
-  g++ -o "$B/bench_detok" "$B/bench_detok.o" $(ls "$B"/obj/*.o | grep -v '/src_cli_') \
-      -Wl,--no-as-needed -L"$TLIB" -ltorch -ltorch_cpu -lc10 \
-      $(ls "$TLIB"/libtorch_cuda.so >/dev/null 2>&1 && echo -ltorch_cuda -lc10_cuda) -Wl,--as-needed \
-      "$DEPS/lib/libstb.so.0" "$DEPS/lib/libjpeg.so.62" "$DEPS/lib/libbenchmark.so.1debian" -ldl -lpthread \
-      -Wl,-rpath,"$TLIB:$(cd "$DEPS/lib" && pwd)"
+  g++ -o "$B/bench_detok" "$B/bench_detok.o" $(ls "$B"/obj/*.o | grep -v '/src_cli_') "${LIBS[@]}" \
+      "$DEPS/lib/libbenchmark.so.1debian"
   echo "built $B/bench_detok"
 else
   echo "bench_detok not built (BENCH=${BENCH:-1}, Google Benchmark in $DEPS: $([ -f "$DEPS/include/benchmark/benchmark.h" ] && echo yes || echo no), CXX11 ABI $ABI)"

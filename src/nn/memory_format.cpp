@@ -21,13 +21,9 @@ bool channels_last_from_env() {
 
 }  // namespace
 
-bool use_channels_last(const at::Tensor& x) {
-  static const bool on = channels_last_from_env();
-  return on && x.dim() == 4;
-}
-
 at::Tensor maybe_channels_last(const at::Tensor& x) {
-  return use_channels_last(x) ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+  static const bool on = channels_last_from_env();
+  return on && x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
 }
 
 }  // namespace himtok::nn

@@ -19,10 +19,7 @@
 
 namespace himtok::nn {
 
-// True when a pixel decoder given x should run channels-last (HIMTOK_CHANNELS_LAST=1 and x 4-D).
-bool use_channels_last(const at::Tensor& x);
-
-// x in channels-last layout when use_channels_last(x), else x unchanged.
+// x in channels-last layout when HIMTOK_CHANNELS_LAST=1 and x is 4-D, else x unchanged.
 at::Tensor maybe_channels_last(const at::Tensor& x);
 
 }  // namespace himtok::nn
