@@ -12,6 +12,7 @@
 #include "lmm/himtok_lmm.h"
 #include "lmm/image_prep.h"
 #include "lmm/templates.h"
+#include "nn/cpu_allocator.h"
 #include "tokenizer/prepare.h"
 
 namespace himtok::lmm {
@@ -26,6 +27,7 @@ Segmenter Segmenter::load(const std::string& path) { return load(path, "cpu", "f
 Segmenter Segmenter::load(const std::string& path, const std::string& device, const std::string& dtype) {
   auto b = std::make_shared<LmmBundle>(LmmBundle::is_hf_folder(path) ? LmmBundle::load_hf(path) : LmmBundle::load(path));
   if (device != "cpu" || dtype != "fp32" || b->inference.released) b->to_device(device, dtype);
+  nn::empty_cpu_cache();  // the loading's temporaries (initial fp32 modules, dtype conversions) go back to the system
   return Segmenter(std::move(b));
 }
 

@@ -4,6 +4,7 @@
 #include <c10/core/impl/alloc_cpu.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -54,13 +55,44 @@ struct CachingCpuAllocatorCore::State {
   size_t limit = 0;
   mutable std::mutex mu;
   std::unordered_map<size_t, std::vector<void*>> free_blocks;  // size class -> data pointers
+  std::unordered_map<size_t, uint64_t> last_use;              // size class -> tick of its last hit or free
+  uint64_t tick = 0;
   CpuCacheStats st;
+
+  // The footprint (live + cached) the cache may fill: the most the process has had live, plus the
+  // limit (room for the size classes of a step that vary, so that a step does not evict its own).
+  size_t budget() const { return limit + st.peak_live_bytes; }
+
+  void release_class_locked(size_t cls) {
+    auto it = free_blocks.find(cls);
+    if (it == free_blocks.end()) return;
+    for (void* p : it->second) c10::free_cpu(header_of(p));
+    st.cached_bytes -= cls * it->second.size();
+    free_blocks.erase(it);
+    last_use.erase(cls);
+  }
 
   void release_all_locked() {
     for (auto& [cls, v] : free_blocks)
       for (void* p : v) c10::free_cpu(header_of(p));
     free_blocks.clear();
+    last_use.clear();
     st.cached_bytes = 0;
+  }
+
+  // Before mapping `need` fresh bytes: gives back the least recently used classes until the
+  // footprint with the new block fits the budget (sizes that stopped recurring, such as a growing
+  // sequence's, do not pin memory; the sizes of a repeating step stay).
+  void make_room_locked(size_t need) {
+    if (st.live_bytes + st.cached_bytes + need <= budget()) return;
+    std::vector<std::pair<uint64_t, size_t>> lru;  // (last use, class)
+    for (auto& [cls, v] : free_blocks) lru.emplace_back(last_use[cls], cls);
+    std::sort(lru.begin(), lru.end());
+    for (auto& [t, cls] : lru) {
+      if (st.live_bytes + st.cached_bytes + need <= budget()) break;
+      release_class_locked(cls);
+      ++st.evictions;
+    }
   }
 };
 
@@ -90,12 +122,12 @@ void* CachingCpuAllocatorCore::allocate(size_t n) {
       it->second.pop_back();
       s_->st.cached_bytes -= cls;
       s_->st.live_bytes += cls;
+      s_->last_use[cls] = ++s_->tick;
       ++s_->st.hits;
       return p;
     }
     ++s_->st.misses;
-    // Sizes that stopped recurring (a growing sequence, another batch size) must not pin memory.
-    if (s_->st.cached_bytes > s_->limit / 2) s_->release_all_locked();
+    s_->make_room_locked(cls);
   }
   void* base = nullptr;
   try {
@@ -108,6 +140,7 @@ void* CachingCpuAllocatorCore::allocate(size_t n) {
   *static_cast<BlockHeader*>(base) = {kMagic, cls};
   std::lock_guard<std::mutex> g(s_->mu);
   s_->st.live_bytes += cls;
+  s_->st.peak_live_bytes = std::max(s_->st.peak_live_bytes, s_->st.live_bytes);
   return static_cast<char*>(base) + kHeader;
 }
 
@@ -121,15 +154,12 @@ void CachingCpuAllocatorCore::free(void* p) {
     c10::free_cpu(h);
     return;
   }
+  // A free moves the block from live to cached: the footprint does not grow, so it always fits.
   std::lock_guard<std::mutex> g(s_->mu);
   s_->st.live_bytes -= cls;
-  if (s_->st.cached_bytes + cls > s_->limit) {
-    h->magic = 0;
-    c10::free_cpu(h);
-    return;
-  }
   s_->free_blocks[cls].push_back(p);
   s_->st.cached_bytes += cls;
+  s_->last_use[cls] = ++s_->tick;
 }
 
 CpuCacheStats CachingCpuAllocatorCore::stats() const {

@@ -14,9 +14,15 @@
 // Blocks under 128 KiB go straight to c10's allocator (glibc's heap reuses them without faults).
 // Blocks of 4 MiB or more are advised for transparent huge pages (MADV_HUGEPAGE; Debian's default
 // THP mode is "madvise"), which makes their first touch 512 times cheaper and helps the TLB.
-// The cache holds at most `limit` bytes of free blocks; a free that would exceed it returns the
-// block to the system, and a miss first drops the cache when the cache is over half the limit
-// (sizes that stopped recurring do not pin memory). Thread-safe.
+// Policy: the footprint of the large blocks (live + cached) may grow to the peak of live bytes the
+// process has had plus the limit: the limit is what the cache may add to the memory the process
+// has already needed. A free only moves a block from live to cached, so it is always kept. A miss
+// that would push the footprint over that budget first gives back whole size classes, least
+// recently used first: sizes that stopped recurring (a growing sequence, another batch size) do not
+// pin memory, and the sizes of a repeating training step, however large, stay. (The first policy, a
+// fixed 2 GiB cap dropped whole on a miss, faulted most of the 4.5 GB working set of a batch-32
+// tiny training step back in every step; a budget of the peak alone, with no room over it, evicted
+// the step's own varying sizes: docs/BENCHMARKS.md.) Thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -29,12 +35,14 @@ struct CpuCacheStats {
   uint64_t misses = 0;        // cacheable allocations that had to map fresh memory
   uint64_t cached_bytes = 0;  // free blocks held now
   uint64_t live_bytes = 0;    // cacheable blocks in use now (size classes, not requested sizes)
+  uint64_t peak_live_bytes = 0;  // the most live bytes so far
+  uint64_t evictions = 0;       // size classes given back to make room
   uint64_t limit_bytes = 0;
 };
 
 // Makes the caching allocator libtorch's CPU allocator for the rest of the process (tensors made
 // before keep their own deleter). Idempotent; thread-safe. The cache limit comes from the
-// environment variable HIMTOK_CPU_CACHE_MB (default 2048); HIMTOK_CPU_CACHE_MB=0 leaves libtorch's
+// environment variable HIMTOK_CPU_CACHE_MB (default 2048: the room over the peak of live bytes, see the policy above); HIMTOK_CPU_CACHE_MB=0 leaves libtorch's
 // allocator in place. Returns whether the caching allocator is active. In AddressSanitizer builds
 // it is not installed (cached blocks would hide use-after-free from ASan).
 bool use_caching_cpu_allocator();

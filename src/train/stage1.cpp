@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <dlfcn.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <atomic>
@@ -24,6 +25,7 @@
 #include "data/mask_source.h"
 #include "io/weights.h"
 #include "nn/autocast.h"
+#include "nn/cpu_allocator.h"
 #include "nn/precision.h"
 #include "tokenizer/himt.h"
 #include "tokenizer/tokenizer.h"
@@ -383,6 +385,12 @@ json evaluate(tok::HiMT& model, const at::Tensor& val_x) {
 
 namespace {
 
+long minor_page_faults() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
 // Wall-clock time per phase, summed over the timed steps. On CUDA each lap first waits for the
 // device, so that the time lands in the phase that queued the work; this removes the overlap of
 // host and device between phases, so bench step times are an upper bound for a normal run.
@@ -566,12 +574,14 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   clock.cuda = device.is_cuda();
   int64_t peak_mem = -1;
   std::chrono::steady_clock::time_point bench_t0;
+  long bench_faults0 = 0;  // minor page faults of the process before the timed steps
 
   while (step < last) {
     if (bench && step == first_step + kBenchWarmupSteps) {  // start timing after the warm-up steps
       clock.on = true;
       clock.sync();
       bench_t0 = std::chrono::steady_clock::now();
+      bench_faults0 = minor_page_faults();
       make_ns = 0;
       made = 0;
     }
@@ -720,14 +730,25 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       split += part;
     }
     if (peak_mem >= 0) j["peak_device_memory_mib"] = static_cast<double>(peak_mem) / (1 << 20);
+    // The cost the CPU caching allocator exists to remove (nn/cpu_allocator.h): page faults in the
+    // timed steps, and the cache's own counters.
+    j["page_faults_per_step"] = static_cast<double>(minor_page_faults() - bench_faults0) / n;
+    std::string cache;
+    if (nn::cpu_cache_stats().limit_bytes > 0) {
+      const nn::CpuCacheStats cs = nn::cpu_cache_stats();
+      j["cpu_cache"] = {{"hits", cs.hits}, {"misses", cs.misses}, {"evictions", cs.evictions},
+                        {"peak_live_mib", cs.peak_live_bytes >> 20}, {"limit_mib", cs.limit_bytes >> 20}};
+      cache = str_cat("; CPU cache: ", cs.hits, " hits, ", cs.misses, " misses, ", cs.evictions, " evictions, peak live ",
+                      cs.peak_live_bytes >> 20, " MiB");
+    }
     if (main_rank) {
       std::ofstream(fs::path(run.out_dir) / "bench.json") << j.dump(2) << "\n";
       const std::string mem = peak_mem >= 0 ? str_cat("; peak device memory in use ", peak_mem >> 20, " MiB") : "";
       std::printf("bench: %lld steps of batch %lld on %s: %.2f masks/s, %.1f ms/step (%s; batch making %.1f ms on "
-                  "the prefetch thread)%s\n",
+                  "the prefetch thread)%s; %.0f page faults per step%s\n",
                   static_cast<long long>(run.bench_steps), static_cast<long long>(cfg.batch_size), run.device.c_str(),
                   j["masks_per_s"].get<double>(), j["step_ms"].get<double>(), split.c_str() + 2,
-                  j["batch_make_ms"].get<double>(), mem.c_str());
+                  j["batch_make_ms"].get<double>(), mem.c_str(), j["page_faults_per_step"].get<double>(), cache.c_str());
       std::fflush(stdout);
     }
     return step;
