@@ -122,6 +122,41 @@ TEST(NnCpuAllocator, RepeatingStepLargerThanTheLimitStaysCached) {
   EXPECT_GT(a.stats().evictions, 0u);
 }
 
+// Blocks handed out from the cache count toward the peak of live bytes (and so the budget) as
+// fresh ones do: two cached blocks that were never live together are live together here.
+TEST(NnCpuAllocator, PeakCountsBlocksHandedOutFromTheCache) {
+  nn::CachingCpuAllocatorCore a(16 * kMiB);
+  void* x = a.allocate(3 * kMiB);
+  a.free(x);
+  void* y = a.allocate(5 * kMiB);  // another class: fresh
+  a.free(y);
+  EXPECT_EQ(a.stats().peak_live_bytes, 5 * kMiB);
+  EXPECT_EQ(a.allocate(3 * kMiB), x);  // both hits
+  EXPECT_EQ(a.allocate(5 * kMiB), y);
+  EXPECT_EQ(a.stats().misses, 2u);
+  EXPECT_EQ(a.stats().live_bytes, 8 * kMiB);
+  EXPECT_EQ(a.stats().peak_live_bytes, 8 * kMiB);
+  a.free(x);
+  a.free(y);
+  a.empty();
+}
+
+// A class whose blocks are all handed out holds nothing to give back: a miss over the budget does
+// not count it as an eviction.
+TEST(NnCpuAllocator, EvictionsCountOnlyClassesThatHeldBlocks) {
+  nn::CachingCpuAllocatorCore a(1 * kMiB);
+  void* x = a.allocate(2 * kMiB);
+  a.free(x);
+  EXPECT_EQ(a.allocate(2 * kMiB), x);  // the class is empty now
+  void* y = a.allocate(4 * kMiB);      // 2 live + 4 > peak 2 + limit 1, but nothing is cached
+  EXPECT_EQ(a.stats().evictions, 0u);
+  EXPECT_EQ(a.stats().cached_bytes, 0u);
+  a.free(x);
+  a.free(y);
+  EXPECT_EQ(a.stats().cached_bytes, 6 * kMiB);
+  a.empty();
+}
+
 TEST(NnCpuAllocator, ConcurrentUseKeepsBlocksApart) {
   nn::CachingCpuAllocatorCore a(256 * kMiB);
   std::vector<std::thread> threads;

@@ -52,10 +52,15 @@ size_t cpu_cache_size_class(size_t n) {
 }
 
 struct CachingCpuAllocatorCore::State {
+  // The cached blocks of one size class (never empty: a class whose last block is handed out goes).
+  struct Cached {
+    std::vector<void*> blocks;  // data pointers
+    uint64_t last_use = 0;      // tick of the class's last hit or free
+  };
+
   size_t limit = 0;
   mutable std::mutex mu;
-  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // size class -> data pointers
-  std::unordered_map<size_t, uint64_t> last_use;              // size class -> tick of its last hit or free
+  std::unordered_map<size_t, Cached> free_blocks;  // size class -> its cached blocks
   uint64_t tick = 0;
   CpuCacheStats st;
 
@@ -63,21 +68,22 @@ struct CachingCpuAllocatorCore::State {
   // limit (room for the size classes of a step that vary, so that a step does not evict its own).
   size_t budget() const { return limit + st.peak_live_bytes; }
 
+  // Every block handed out, fresh or cached, counts toward the peak.
+  void add_live_locked(size_t cls) {
+    st.live_bytes += cls;
+    st.peak_live_bytes = std::max(st.peak_live_bytes, st.live_bytes);
+  }
+
   void release_class_locked(size_t cls) {
     auto it = free_blocks.find(cls);
     if (it == free_blocks.end()) return;
-    for (void* p : it->second) c10::free_cpu(header_of(p));
-    st.cached_bytes -= cls * it->second.size();
+    for (void* p : it->second.blocks) c10::free_cpu(header_of(p));
+    st.cached_bytes -= cls * it->second.blocks.size();
     free_blocks.erase(it);
-    last_use.erase(cls);
   }
 
   void release_all_locked() {
-    for (auto& [cls, v] : free_blocks)
-      for (void* p : v) c10::free_cpu(header_of(p));
-    free_blocks.clear();
-    last_use.clear();
-    st.cached_bytes = 0;
+    while (!free_blocks.empty()) release_class_locked(free_blocks.begin()->first);
   }
 
   // Before mapping `need` fresh bytes: gives back the least recently used classes until the
@@ -86,7 +92,7 @@ struct CachingCpuAllocatorCore::State {
   void make_room_locked(size_t need) {
     if (st.live_bytes + st.cached_bytes + need <= budget()) return;
     std::vector<std::pair<uint64_t, size_t>> lru;  // (last use, class)
-    for (auto& [cls, v] : free_blocks) lru.emplace_back(last_use[cls], cls);
+    for (auto& [cls, c] : free_blocks) lru.emplace_back(c.last_use, cls);
     std::sort(lru.begin(), lru.end());
     for (auto& [t, cls] : lru) {
       if (st.live_bytes + st.cached_bytes + need <= budget()) break;
@@ -117,12 +123,15 @@ void* CachingCpuAllocatorCore::allocate(size_t n) {
   {
     std::lock_guard<std::mutex> g(s_->mu);
     auto it = s_->free_blocks.find(cls);
-    if (it != s_->free_blocks.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
+    if (it != s_->free_blocks.end()) {
+      void* p = it->second.blocks.back();
+      it->second.blocks.pop_back();
+      if (it->second.blocks.empty())
+        s_->free_blocks.erase(it);
+      else
+        it->second.last_use = ++s_->tick;
       s_->st.cached_bytes -= cls;
-      s_->st.live_bytes += cls;
-      s_->last_use[cls] = ++s_->tick;
+      s_->add_live_locked(cls);
       ++s_->st.hits;
       return p;
     }
@@ -139,8 +148,7 @@ void* CachingCpuAllocatorCore::allocate(size_t n) {
   if (cls >= 2 * kHugePage) advise_huge_pages(base, cls + kHeader);
   *static_cast<BlockHeader*>(base) = {kMagic, cls};
   std::lock_guard<std::mutex> g(s_->mu);
-  s_->st.live_bytes += cls;
-  s_->st.peak_live_bytes = std::max(s_->st.peak_live_bytes, s_->st.live_bytes);
+  s_->add_live_locked(cls);
   return static_cast<char*>(base) + kHeader;
 }
 
@@ -157,9 +165,10 @@ void CachingCpuAllocatorCore::free(void* p) {
   // A free moves the block from live to cached: the footprint does not grow, so it always fits.
   std::lock_guard<std::mutex> g(s_->mu);
   s_->st.live_bytes -= cls;
-  s_->free_blocks[cls].push_back(p);
+  auto& c = s_->free_blocks[cls];
+  c.blocks.push_back(p);
+  c.last_use = ++s_->tick;
   s_->st.cached_bytes += cls;
-  s_->last_use[cls] = ++s_->tick;
 }
 
 CpuCacheStats CachingCpuAllocatorCore::stats() const {
