@@ -30,7 +30,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
-#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,6 +46,7 @@
 #include "data/mask_source.h"
 #include "nn/attention.h"
 #include "nn/cpu_allocator.h"
+#include "nn/op_profile.h"
 #include "tokenizer/himt.h"
 #include "tokenizer/prepare.h"
 #include "flops.h"
@@ -259,42 +259,7 @@ void bm_attention(benchmark::State& st, bool reference) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// --profile: self time by op (legacy profiler, the calling thread's events) + stage times
-
-void print_profile(const torch::autograd::profiler::thread_event_lists& lists, double total_ms) {
-  struct Agg {
-    double self_us = 0;
-    int calls = 0;
-  };
-  std::map<std::string, Agg> by_name;
-  for (const auto& events : lists) {
-    struct Open {
-      const torch::autograd::profiler::LegacyEvent* e;
-      double child_us;
-    };
-    std::vector<Open> stack;
-    for (const auto& e : events) {
-      using torch::autograd::profiler::EventKind;
-      if (e.kind() == EventKind::PushRange) {
-        stack.push_back({&e, 0.0});
-      } else if (e.kind() == EventKind::PopRange && !stack.empty()) {
-        Open o = stack.back();
-        stack.pop_back();
-        const double incl = o.e->cpuElapsedUs(e);
-        Agg& a = by_name[o.e->name()];
-        a.self_us += incl - o.child_us;
-        a.calls += 1;
-        if (!stack.empty()) stack.back().child_us += incl;
-      }
-    }
-  }
-  std::vector<std::pair<std::string, Agg>> rows(by_name.begin(), by_name.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.second.self_us > y.second.self_us; });
-  std::printf("  %-36s %10s %7s %6s\n", "op", "self ms", "share", "calls");
-  for (size_t i = 0; i < std::min<size_t>(rows.size(), 22); ++i)
-    std::printf("  %-36s %10.1f %6.1f%% %6d\n", rows[i].first.c_str(), rows[i].second.self_us / 1e3,
-                100.0 * rows[i].second.self_us / 1e3 / total_ms, rows[i].second.calls);
-}
+// --profile: self time by op (nn/op_profile.h) + stage times
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -330,14 +295,13 @@ void run_profile() {
     std::printf("himtok %s decode_probs B=%lld stages: lookup %.1f ms, decoder ViT+ffn %.1f ms, pixel decoder %.1f ms\n",
                 dtype.c_str(), static_cast<long long>(B), t_lookup, t_vit, t_pix);
     // op table
-    namespace prof = torch::autograd::profiler;
-    prof::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+    nn::start_op_profile(/*cuda=*/false);  // CPU self time (on CUDA: launch cost; the stages above time the device)
     t0 = std::chrono::steady_clock::now();
     sync(m->decode_probs(p));
     const double total = ms_since(t0);
-    auto lists = prof::disableProfilerLegacy();
+    const std::vector<nn::OpTime> ops = nn::stop_op_profile();
     std::printf("himtok %s decode_probs B=%lld under the profiler: %.1f ms\n", dtype.c_str(), static_cast<long long>(B), total);
-    print_profile(lists, total);
+    std::fputs(nn::format_op_profile(ops, total, 22).c_str(), stdout);
     std::fflush(stdout);
   }
 }
@@ -442,7 +406,7 @@ void run_fidelity() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   parse_options(&argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
@@ -482,4 +446,17 @@ int main(int argc, char** argv) {
                 st.cached_bytes / 1048576.0, st.limit_bytes / 1048576.0);
   }
   return 0;
+}
+
+// Bad options (an unreadable preset file, a malformed model) end in one line and exit 2, as the CLI's.
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const c10::Error& e) {
+    const std::string why = e.what_without_backtrace();
+    std::fprintf(stderr, "bench_detok: error: %s\n", why.substr(0, why.find('\n')).c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_detok: error: %s\n", e.what());
+  }
+  return 2;
 }

@@ -78,8 +78,12 @@ if [ "${BENCH_STEPS:-0}" -gt 0 ]; then
       tag=${tag}_bf16; with_bf16 "$OUTD/bench_b$bs.json" > "$OUTD/bench_$tag.json"
     fi
     echo -n "$tag: " >> "$OUTD/bench.txt"
+    # --profile: the last warm-up step under libtorch's profiler (self CUDA time by op: what bounds
+    # the step), in bench_$tag.log and bench_$tag/bench.json; its top rows are printed here.
     $H --quiet train-tokenizer --config "$OUTD/bench_$tag.json" --out "$OUTD/bench_$tag" --device $DEV --threads ${THREADS:-16} \
-        --bench "$BENCH_STEPS" 2>&1 | grep -E "^bench|error" | tee -a "$OUTD/bench.txt"
+        --bench "$BENCH_STEPS" --profile > "$OUTD/bench_$tag.log" 2>&1
+    grep -E "^bench|error" "$OUTD/bench_$tag.log" | tee -a "$OUTD/bench.txt"
+    grep -A 11 "^profile of" "$OUTD/bench_$tag.log"
   done
 fi
 rate_of() { grep "^$1: bench:" "$OUTD/bench.txt" 2>/dev/null | grep -o '[0-9.]* masks/s' | cut -d' ' -f1; }

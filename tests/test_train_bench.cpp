@@ -53,3 +53,48 @@ TEST(Stage1Bench, RefusesATimeLimit) {
   EXPECT_NE(r.err.find("himtok: error: --bench"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists("/tmp/himtok_bench_x/bench.json"));
 }
+
+// --profile: the last warm-up step under libtorch's profiler, self time by op. The forward's and
+// the backward's convolutions must be there (the pixel decoder is convolutional), every op's self
+// time is non-negative, and the self times tile the profiled step without exceeding it.
+TEST(Stage1Bench, ProfileListsTheStepsOpsBySelfTime) {
+  const fs::path out = fs::temp_directory_path() / ("himtok_bench_prof_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  auto r = test::run_cli("-q train-tokenizer --config " + kMicro + " --out " + out.string() +
+                         " --threads 1 --bench 1 --profile");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("profile of warm-up step 5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("aten::convolution_backward"), std::string::npos) << r.out;
+  std::ifstream f(out / "bench.json");
+  ASSERT_TRUE(f.good());
+  const nlohmann::json j = nlohmann::json::parse(f);
+  ASSERT_TRUE(j.contains("profile")) << j.dump();
+  const double step_ms = j.at("profile").at("step_ms").get<double>();
+  const auto& ops = j.at("profile").at("ops");
+  ASSERT_GT(ops.size(), 5u);
+  double sum = 0, prev = 1e30;
+  bool conv = false, conv_bwd = false;
+  for (const auto& o : ops) {
+    const double ms = o.at("self_cpu_ms").get<double>();
+    EXPECT_GE(ms, -0.01) << o.dump();
+    EXPECT_LE(ms, prev) << "not sorted by self time: " << o.dump();
+    EXPECT_GE(o.at("calls").get<int64_t>(), 1);
+    EXPECT_EQ(o.at("self_cuda_ms").get<double>(), 0.0);  // CPU
+    prev = ms;
+    sum += ms;
+    conv = conv || o.at("op") == "aten::mkldnn_convolution" || o.at("op") == "aten::_convolution";
+    conv_bwd = conv_bwd || o.at("op") == "aten::convolution_backward";
+  }
+  EXPECT_TRUE(conv);
+  EXPECT_TRUE(conv_bwd);
+  EXPECT_GT(sum, 0.2 * step_ms);
+  EXPECT_LE(sum, step_ms * 1.01);
+  fs::remove_all(out);
+}
+
+TEST(Stage1Bench, ProfileNeedsBench) {
+  auto r = test::run_cli("-q train-tokenizer --config " + kMicro + " --out /tmp/himtok_bench_y --profile");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("himtok: error: --profile"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists("/tmp/himtok_bench_y"));
+}

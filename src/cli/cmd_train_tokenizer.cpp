@@ -22,6 +22,7 @@ struct TrainArgs {
   double time_limit_min = 0;
   std::string init;
   int64_t bench = 0;
+  bool profile = false;
 };
 
 int run_train(const TrainArgs& a) {
@@ -39,6 +40,8 @@ int run_train(const TrainArgs& a) {
   run.init_from = a.init;
   run.time_limit_s = a.time_limit_min * 60.0;
   run.bench_steps = a.bench;
+  run.profile = a.profile;
+  HIMTOK_CHECK_INPUT(!a.profile || a.bench > 0, "--profile profiles a step of --bench: add --bench N");
   if (a.bench > 0) {
     HIMTOK_CHECK_INPUT(a.time_limit_min <= 0 && a.max_steps < 0, "--bench runs a fixed number of steps: drop --time-limit and --max-steps");
     run.resume = false;
@@ -113,6 +116,9 @@ HIMTOK_COMMAND(train_tokenizer, 40) {
                   "Benchmark: this many timed steps (after 5 warm-up steps), no evaluation or checkpoints; prints "
                   "masks/s and the step time per phase, writes OUT/bench.json")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  sub->add_flag("--profile", a->profile,
+                "With --bench: run the last warm-up step under libtorch's profiler and print the self time by op "
+                "(CPU; CUDA device time on a GPU); also in OUT/bench.json");
   sub->add_option("--nproc", a->nproc, "Data-parallel processes on this machine (Gloo)");
   sub->add_option("--rank", a->rank, "Multi-machine launch: this process's rank");
   sub->add_option("--world-size", a->world_size, "Multi-machine launch: number of processes");

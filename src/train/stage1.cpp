@@ -26,6 +26,7 @@
 #include "io/weights.h"
 #include "nn/autocast.h"
 #include "nn/cpu_allocator.h"
+#include "nn/op_profile.h"
 #include "nn/precision.h"
 #include "tokenizer/himt.h"
 #include "tokenizer/tokenizer.h"
@@ -575,6 +576,9 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
   int64_t peak_mem = -1;
   std::chrono::steady_clock::time_point bench_t0;
   long bench_faults0 = 0;  // minor page faults of the process before the timed steps
+  std::chrono::steady_clock::time_point profile_t0;  // --profile: the profiled warm-up step
+  double profile_ms = 0;
+  std::vector<nn::OpTime> profile_ops;
 
   while (step < last) {
     if (bench && step == first_step + kBenchWarmupSteps) {  // start timing after the warm-up steps
@@ -585,6 +589,25 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       make_ns = 0;
       made = 0;
     }
+    bool profiling = bench && run.profile && step == first_step + kBenchWarmupSteps - 1;
+    if (profiling) {
+      clock.sync();
+      try {
+        nn::start_op_profile(device.is_cuda());
+      } catch (const c10::Error& e) {  // a libtorch built without the profiler's CUDA support
+        const std::string why = e.what_without_backtrace();
+        log::warn(str_cat("--profile: libtorch's profiler did not start; the bench goes on without it (",
+                          why.substr(0, why.find('\n')), ")"));
+        profiling = false;
+      }
+      profile_t0 = std::chrono::steady_clock::now();
+    }
+    auto end_profile = [&] {
+      if (!profiling) return;
+      clock.sync();
+      profile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - profile_t0).count();
+      profile_ops = nn::stop_op_profile();
+    };
     clock.start();
     const uint64_t key = mix(cfg.seed, static_cast<uint64_t>(step) + 1);
     std::mt19937_64 rng(mix(key, 0x1e7e15));
@@ -635,6 +658,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       opt.zero_grad();
       log::warn(str_cat("step ", step, ": loss ", loss_value, ", gradient norm ", gnorm, ": step skipped"));
       if (main_rank) metrics << json{{"step", step}, {"skipped", "non-finite loss or gradient"}}.dump() << "\n";
+      end_profile();
       ++step;
       continue;
     }
@@ -671,6 +695,7 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       }
     }
     clock.lap(PhaseClock::kOptimizer);
+    end_profile();
     if (clock.on && clock.cuda) peak_mem = std::max(peak_mem, cuda_memory_in_use());
     ++steps_timed;
     if (run.time_limit_s > 0 && step == first_step + 10) t10 = std::chrono::steady_clock::now();
@@ -741,8 +766,19 @@ int64_t train_stage1(const Stage1Config& cfg, const Stage1Run& run) {
       cache = str_cat("; CPU cache: ", cs.hits, " hits, ", cs.misses, " misses, ", cs.evictions, " evictions, peak live ",
                       cs.peak_live_bytes >> 20, " MiB");
     }
+    if (!profile_ops.empty()) {
+      json rows = json::array();
+      for (size_t i = 0; i < std::min<size_t>(profile_ops.size(), 40); ++i)
+        rows.push_back({{"op", profile_ops[i].name}, {"self_cpu_ms", profile_ops[i].self_cpu_ms},
+                        {"self_cuda_ms", profile_ops[i].self_cuda_ms}, {"calls", profile_ops[i].calls}});
+      j["profile"] = {{"step_ms", profile_ms}, {"ops", rows}};
+    }
     if (main_rank) {
       std::ofstream(fs::path(run.out_dir) / "bench.json") << j.dump(2) << "\n";
+      if (!profile_ops.empty())
+        std::printf("profile of warm-up step %lld (%.1f ms under the profiler), self time by op:\n%s",
+                    static_cast<long long>(first_step + kBenchWarmupSteps), profile_ms,
+                    nn::format_op_profile(profile_ops, profile_ms, 25).c_str());
       const std::string mem = peak_mem >= 0 ? str_cat("; peak device memory in use ", peak_mem >> 20, " MiB") : "";
       std::printf("bench: %lld steps of batch %lld on %s: %.2f masks/s, %.1f ms/step (%s; batch making %.1f ms on "
                   "the prefetch thread)%s; %.0f page faults per step%s\n",

@@ -60,6 +60,9 @@ struct Stage1Run {
   // the step time split into data / forward / backward / optimizer (CUDA: with a device sync
   // after each phase, and the peak device memory in use) and writes out_dir/bench.json.
   int64_t bench_steps = 0;
+  // With bench_steps: the last warm-up step runs under libtorch's profiler (nn/op_profile.h); the
+  // self time by op is printed and written to bench.json ("profile"). Not in the timed steps.
+  bool profile = false;
 };
 
 constexpr int64_t kBenchWarmupSteps = 5;  // allocator growth, cuDNN autotuning, first-touch pages
