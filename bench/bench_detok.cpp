@@ -22,8 +22,9 @@
 // Counters: ms_per_mask, GFLOPs (achieved, from the analytic FLOP count of the config).
 //
 // --profile: before the benchmarks, one decode per dtype at the first batch size is run under
-//   libtorch's (legacy) autograd profiler and printed as a self-time table by op, plus the time of
-//   each stage (codebook lookup, decoder ViT + ffn, pixel decoder) measured separately.
+//   libtorch's (legacy) autograd profiler (nn/op_profile.h) and printed as a self-time table by op
+//   (on CUDA: device time from CUDA events around each op, and the CPU launch time), plus the time
+//   of each stage (codebook lookup, decoder ViT + ffn, pixel decoder) measured separately.
 // --fidelity: masks of a COCO file (first N, default 64) are encoded with the trained model in
 //   fp32; their ids are decoded in fp32 and bf16 (decode_ids, and decode_probs with one-hot rows)
 //   and the thresholded (p > 0.5) masks compared: mean and min IoU, printed before the benchmarks.
@@ -295,7 +296,7 @@ void run_profile() {
     std::printf("himtok %s decode_probs B=%lld stages: lookup %.1f ms, decoder ViT+ffn %.1f ms, pixel decoder %.1f ms\n",
                 dtype.c_str(), static_cast<long long>(B), t_lookup, t_vit, t_pix);
     // op table
-    nn::start_op_profile(/*cuda=*/false);  // CPU self time (on CUDA: launch cost; the stages above time the device)
+    nn::start_op_profile(/*cuda=*/opts().device == "cuda");  // on CUDA: device time by op beside the launch cost
     t0 = std::chrono::steady_clock::now();
     sync(m->decode_probs(p));
     const double total = ms_since(t0);

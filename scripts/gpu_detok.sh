@@ -11,8 +11,8 @@
 # Usage: bash scripts/gpu_detok.sh [OUTDIR=runs/gpu-detok]
 # Environment: BIN (build-pip/bench_detok), DEVICE (cuda), BATCHES (1,8,64,256), REPS (3),
 #   THREADS (8), ANCHOR (anchor), COPY_TO (a folder for detok.tar.gz: the device tool's $OUT).
-# CPU dry run (a minute): BIN=build/bench/bench_detok DEVICE=cpu BATCHES=1 REPS=1 \
-#   FIDELITY_N=2 bash scripts/gpu_detok.sh runs/detok-dry
+# CPU dry run (a few minutes): BIN=build/bench/bench_detok DEVICE=cpu BATCHES=1 REPS=1 \
+#   FIDELITY_N=2 PROFILE_BATCH=1 bash scripts/gpu_detok.sh runs/detok-dry
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/gpu-detok}
@@ -39,6 +39,10 @@ for cl in 0 1; do
     --reps "$REPS" --ops decode,encode,prepare --benchmark_out="$OUT/ours-cl$cl.json" --benchmark_out_format=json \
     2>&1 | tee "$OUT/ours-cl$cl.txt" | grep -E "median|repeats:1/|error|bench_detok:"
 done
+
+echo "== ours, where a bf16 decode at batch 64 goes (--profile: stage times, device time by op)"
+"$BIN" --device "$DEVICE" --dtypes bf16 --threads "$THREADS" --batches "${PROFILE_BATCH:-64}" --reps 1 --ops decode \
+  --profile --benchmark_filter=NONE 2>&1 | tee "$OUT/profile.txt" | head -20
 
 echo "== ours, bf16 against fp32 on trained weights (models/himtok-small.safetensors, COCO masks)"
 "$BIN" --device "$DEVICE" --threads "$THREADS" --batches 1 --reps 1 --ops decode --benchmark_filter=NONE \
