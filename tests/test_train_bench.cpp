@@ -13,7 +13,15 @@ using namespace himtok;
 
 namespace {
 const std::string kMicro = std::string(HIMTOK_SOURCE_DIR) + "/configs/tokenizer_micro.json";
+
+// A refused combination of options: exit 2 with one line naming `flag`, and no run folder written.
+void expect_refused(const std::string& options, const std::string& flag, const std::string& out) {
+  auto r = test::run_cli("-q train-tokenizer --config " + kMicro + " --out " + out + " " + options);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("himtok: error: " + flag), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out + "/bench.json"));
 }
+}  // namespace
 
 TEST(Stage1Bench, PrintsThroughputAndPhasesAndWritesNoCheckpoint) {
   const fs::path out = fs::temp_directory_path() / ("himtok_bench_" + std::to_string(::getpid()));
@@ -47,12 +55,7 @@ TEST(Stage1Bench, PrintsThroughputAndPhasesAndWritesNoCheckpoint) {
   fs::remove_all(out);
 }
 
-TEST(Stage1Bench, RefusesATimeLimit) {
-  auto r = test::run_cli("-q train-tokenizer --config " + kMicro + " --out /tmp/himtok_bench_x --bench 3 --time-limit 1");
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("himtok: error: --bench"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists("/tmp/himtok_bench_x/bench.json"));
-}
+TEST(Stage1Bench, RefusesATimeLimit) { expect_refused("--bench 3 --time-limit 1", "--bench", "/tmp/himtok_bench_x"); }
 
 // --profile: the last warm-up step under libtorch's profiler, self time by op. The forward's and
 // the backward's convolutions must be there (the pixel decoder is convolutional), every op's self
@@ -93,8 +96,6 @@ TEST(Stage1Bench, ProfileListsTheStepsOpsBySelfTime) {
 }
 
 TEST(Stage1Bench, ProfileNeedsBench) {
-  auto r = test::run_cli("-q train-tokenizer --config " + kMicro + " --out /tmp/himtok_bench_y --profile");
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("himtok: error: --profile"), std::string::npos) << r.err;
+  expect_refused("--profile", "--profile", "/tmp/himtok_bench_y");
   EXPECT_FALSE(fs::exists("/tmp/himtok_bench_y"));
 }

@@ -58,23 +58,18 @@ std::vector<OpTime> stop_op_profile() {
 }
 
 std::string format_op_profile(const std::vector<OpTime>& ops, double total_ms, size_t top) {
+  // With CUDA times the share is of device time, and a "cuda ms" column ends each row.
   const bool cuda = std::any_of(ops.begin(), ops.end(), [](const OpTime& t) { return t.self_cuda_ms != 0; });
   std::string out;
   char line[160];
-  if (cuda)
-    std::snprintf(line, sizeof line, "  %-40s %10s %10s %7s %6s\n", "op", "cuda ms", "cpu ms", "share", "calls");
-  else
-    std::snprintf(line, sizeof line, "  %-40s %10s %7s %6s\n", "op", "self ms", "share", "calls");
+  std::snprintf(line, sizeof line, "  %-40s %10s %7s %6s%s\n", "op", "self ms", "share", "calls", cuda ? "    cuda ms" : "");
   out += line;
   for (size_t i = 0; i < std::min(top, ops.size()); ++i) {
     const OpTime& t = ops[i];
-    const double main_ms = cuda ? t.self_cuda_ms : t.self_cpu_ms;
-    if (cuda)
-      std::snprintf(line, sizeof line, "  %-40s %10.1f %10.1f %6.1f%% %6lld\n", t.name.c_str(), t.self_cuda_ms,
-                    t.self_cpu_ms, 100.0 * main_ms / total_ms, static_cast<long long>(t.calls));
-    else
-      std::snprintf(line, sizeof line, "  %-40s %10.1f %6.1f%% %6lld\n", t.name.c_str(), t.self_cpu_ms,
-                    100.0 * main_ms / total_ms, static_cast<long long>(t.calls));
+    char gpu[24] = "";
+    if (cuda) std::snprintf(gpu, sizeof gpu, " %10.1f", t.self_cuda_ms);
+    std::snprintf(line, sizeof line, "  %-40s %10.1f %6.1f%% %6lld%s\n", t.name.c_str(), t.self_cpu_ms,
+                  100.0 * (cuda ? t.self_cuda_ms : t.self_cpu_ms) / total_ms, static_cast<long long>(t.calls), gpu);
     out += line;
   }
   return out;

@@ -27,8 +27,8 @@ void start_op_profile(bool cuda);
 // Stops and returns every op, sorted by self CUDA time (when recorded) else self CPU time.
 std::vector<OpTime> stop_op_profile();
 
-// A table of the first `top` rows: op, self ms (CPU, and CUDA when recorded), share of total_ms,
-// calls. One line per row, newline-terminated.
+// A table of the first `top` rows: op, self CPU ms, share of total_ms (of the CUDA time when
+// recorded), calls, then self CUDA ms when recorded. One line per row, newline-terminated.
 std::string format_op_profile(const std::vector<OpTime>& ops, double total_ms, size_t top);
 
 }  // namespace himtok::nn
