@@ -188,6 +188,32 @@ TEST(Cli, BadFlagsAreInputErrors) {
   expect_input_error("frobnicate", "subcommand");
 }
 
+TEST(Cli, ReconWritesRowsBySizeAndRefusesBadOptions) {
+  const std::string json = tmp("recon.jsonl"), grid = tmp("recon.png");
+  auto r = run_cli("recon " + kModel + " --masks palette:" + data_path("davis") + " --limit 3 --tokens 1,32 --codecs box --json " +
+                   json + " --grid " + grid);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("by object size"), std::string::npos) << r.out;
+  std::ifstream f(json);
+  int himtok_rows = 0, box_rows = 0;
+  for (std::string line; std::getline(f, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (!j.contains("tokens")) continue;  // the codebook-usage line
+    EXPECT_EQ(j.at("n"), 3) << line;
+    EXPECT_EQ(j.at("n_small").get<int>() + j.at("n_medium").get<int>() + j.at("n_large").get<int>(), 3) << line;
+    himtok_rows += j.at("codec") == "himtok";
+    box_rows += j.at("codec") == "box";
+  }
+  EXPECT_EQ(himtok_rows, 2);
+  EXPECT_EQ(box_rows, 2);
+  EXPECT_EQ(io::load_image(grid, 3).h, 24 + 3 * (96 + 4));  // one row of panels per mask
+  const std::string masks = " --masks palette:" + data_path("davis");
+  expect_input_error("recon " + kModel + masks + " --tokens 0", "--tokens");
+  expect_input_error("recon " + kModel + masks + " --tokens four", "--tokens");
+  expect_input_error("recon --no-model" + masks + " --grid " + grid, "--grid needs --model");
+  expect_input_error("recon " + kModel + " --masks " + tmp("missing-folder"), "missing-folder");
+}
+
 // A sparse official-large file (all 693 official keys and shapes, zero data): inspect counts
 // 644,294,815 parameters and reports the preset's count as matching.
 TEST(Cli, InspectOfficialLargeCountsParameters) {

@@ -68,6 +68,9 @@ int run_recon(const ReconArgs& a) {
     opt.tokens.push_back(v);
   }
   opt.codecs = split(a.codecs);
+  // Checked before the masks are read and evaluated, not after.
+  HIMTOK_CHECK_INPUT(a.grid.empty() || !a.no_model, "--grid needs --model");
+  HIMTOK_CHECK_INPUT(a.no_model || !a.model.model.empty(), "recon: give --model M (or --no-model for the codecs alone)");
   auto src = data::open_mask_source(a.masks);
   int64_t n = static_cast<int64_t>(src->size());
   if (a.limit > 0) n = std::min(n, a.limit);
@@ -83,7 +86,6 @@ int run_recon(const ReconArgs& a) {
     lo.threads = a.model.threads;
     lo.device = a.model.device;
     lo.dtype = a.model.dtype;
-    HIMTOK_CHECK_INPUT(!lo.weights.empty(), "recon: give --model M (or --no-model for the codecs alone)");
     tk = std::make_unique<tok::MaskTokenizer>(tok::MaskTokenizer::load(lo));
   }
   Progress bar(n, "recon");
@@ -98,7 +100,6 @@ int run_recon(const ReconArgs& a) {
     log::info("wrote " + a.json);
   }
   if (!a.grid.empty()) {
-    HIMTOK_CHECK_INPUT(tk != nullptr, "--grid needs --model");
     io::save_image(a.grid, grid_picture(res, opt.tokens));
     log::info("wrote " + a.grid);
   }

@@ -17,14 +17,41 @@ std::string ReconRow::to_json() const {
   nlohmann::json j = {{"codec", codec},       {"tokens", tokens},           {"bits", bits},
                       {"n", n},               {"miou_256", miou_256},       {"ciou_256", ciou_256},
                       {"frac_iou90_256", frac_iou90_256}, {"miou_native", miou_native}, {"ciou_native", ciou_native}};
+  for (int r = 0; r < 3; ++r) {
+    const std::string name = size_range_name(r);
+    j["n_" + name] = n_by_size[static_cast<size_t>(r)];
+    if (n_by_size[static_cast<size_t>(r)] > 0)
+      j["miou_256_" + name] = miou_256_by_size[static_cast<size_t>(r)];
+    else
+      j["miou_256_" + name] = nullptr;
+  }
   return j.dump();
+}
+
+SizeRange size_range(int64_t area) {
+  if (area < 32 * 32) return kSmall;
+  if (area < 96 * 96) return kMedium;
+  return kLarge;
+}
+
+const char* size_range_name(int r) {
+  static const char* names[] = {"small", "medium", "large"};
+  return r >= 0 && r < 3 ? names[r] : "?";
 }
 
 namespace {
 
 struct Acc {
   ResMetrics m256, native;
+  std::array<ResMetrics, 3> m256_by_size;
   int64_t bits = 0;
+  // One mask: its decode and target at 256, its decode and ground truth at native size.
+  void add(const Mask& pred256, const Mask& target256, const Mask& pred_native, const Mask& gt_native,
+           SizeRange size) {
+    m256.add(pred256, target256);
+    m256_by_size[static_cast<size_t>(size)].add(pred256, target256);
+    native.add(pred_native, gt_native);
+  }
 };
 
 Mask threshold(const FloatMap& f) {
@@ -50,6 +77,10 @@ ReconRow finish(const std::string& codec, int64_t tokens, const Acc& a) {
   r.frac_iou90_256 = a.m256.precision_at(0.9);
   r.miou_native = a.native.giou();
   r.ciou_native = a.native.ciou();
+  for (size_t k = 0; k < 3; ++k) {
+    r.n_by_size[k] = a.m256_by_size[k].n();
+    r.miou_256_by_size[k] = a.m256_by_size[k].giou();
+  }
   return r;
 }
 
@@ -69,11 +100,12 @@ ReconResult run_recon(tok::MaskTokenizer* tk, const std::vector<Mask>& masks, co
     const int64_t b1 = std::min(N, b0 + opt.batch);
     std::vector<Mask> batch(masks.begin() + b0, masks.begin() + b1);
     std::vector<Mask> target256;
+    std::vector<SizeRange> sizes;
     for (auto& m : batch) {
       Mask t = threshold(io::stretch_mask_official(m, 256));
       target256.push_back(t);
-      lossless.m256.add(t, t);
-      lossless.native.add(io::unstretch_probs_official(as_float(t), m.h, m.w), m);
+      sizes.push_back(size_range(m.area()));
+      lossless.add(t, t, io::unstretch_probs_official(as_float(t), m.h, m.w), m, sizes.back());
     }
     if (tk) {
       auto ids = tk->encode(batch, tok::Geometry::kStretch);
@@ -90,8 +122,7 @@ ReconResult run_recon(tok::MaskTokenizer* tk, const std::vector<Mask>& masks, co
         for (size_t i = 0; i < batch.size(); ++i) {
           FloatMap p256 = S == 256 ? probs[i] : io::interpolate_bilinear(probs[i], 256, 256);
           Mask pred256 = threshold(p256);
-          a.m256.add(pred256, target256[i]);
-          a.native.add(io::unstretch_probs_official(probs[i], batch[i].h, batch[i].w), batch[i]);
+          a.add(pred256, target256[i], io::unstretch_probs_official(probs[i], batch[i].h, batch[i].w), batch[i], sizes[i]);
           int64_t gi = b0 + static_cast<int64_t>(i);
           if (gi < n_grid) {
             if (static_cast<int64_t>(res.grid_decodes.size()) <= gi) {
@@ -109,8 +140,8 @@ ReconResult run_recon(tok::MaskTokenizer* tk, const std::vector<Mask>& masks, co
         for (size_t i = 0; i < batch.size(); ++i) {
           CodecResult cr = run_codec(codec, target256[i], static_cast<int>(T * kBitsPerToken));
           a.bits = std::max<int64_t>(a.bits, cr.bits);
-          a.m256.add(cr.decoded, target256[i]);
-          a.native.add(io::unstretch_probs_official(as_float(cr.decoded), batch[i].h, batch[i].w), batch[i]);
+          a.add(cr.decoded, target256[i], io::unstretch_probs_official(as_float(cr.decoded), batch[i].h, batch[i].w),
+                batch[i], sizes[i]);
         }
       }
     if (progress) progress(b1, N);
@@ -161,6 +192,39 @@ std::string format_recon_table(const ReconResult& r) {
       out += buf;
     }
     out += "\n";
+  }
+  // By object size: each cell small / medium / large ("-" where a size has no mask).
+  const ReconRow* any = r.rows.empty() ? nullptr : &r.rows[0];
+  if (any != nullptr && !tokens.empty()) {
+    std::snprintf(buf, sizeof buf,
+                  "mIoU@256 by object size (native foreground pixels: small < 32^2 <= medium < 96^2 <= large; n = %lld / %lld / %lld)\n%-7s",
+                  static_cast<long long>(any->n_by_size[0]), static_cast<long long>(any->n_by_size[1]),
+                  static_cast<long long>(any->n_by_size[2]), "tokens");
+    out += buf;
+    for (auto& c : codecs) {
+      std::snprintf(buf, sizeof buf, " %17s", c.c_str());
+      out += buf;
+    }
+    out += "\n";
+    for (int64_t T : tokens) {
+      std::snprintf(buf, sizeof buf, "%-7lld", static_cast<long long>(T));
+      out += buf;
+      for (auto& c : codecs) {
+        std::string cell = "-";
+        for (auto& row : r.rows)
+          if (row.codec == c && row.tokens == T) {
+            cell.clear();
+            for (size_t k = 0; k < 3; ++k) {
+              char v[16] = "-";
+              if (row.n_by_size[k] > 0) std::snprintf(v, sizeof v, "%.2f", row.miou_256_by_size[k]);
+              cell += (k ? "/" : "") + std::string(v);
+            }
+          }
+        std::snprintf(buf, sizeof buf, " %17s", cell.c_str());
+        out += buf;
+      }
+      out += "\n";
+    }
   }
   for (auto& row : r.rows)
     if (row.codec == "lossless256") {

@@ -6,7 +6,12 @@
 //   and back to H x W (PIL NEAREST of the probabilities, > 0.5, as the official eval) -> IoU native.
 //   codecs: encode target256 with `bits = 10 * tokens`, decode at 256 -> IoU@256; NEAREST back to
 //   H x W -> IoU native. "lossless" is target256 itself: the ceiling the 256 stretch imposes.
+//   By object size: mIoU@256 again over the masks of each COCO area range of the native mask's
+//   foreground (small < 32^2 <= medium < 96^2 <= large pixels; pycocotools' ranges share their
+//   end points, here each mask falls in exactly one), since a stretch to the model's input keeps
+//   few pixels of a small object in a large image.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -24,8 +29,14 @@ struct ReconRow {
   std::string codec;  // "himtok", "bitmap", "box", "boxgrid", "polygon", "lossless256"
   int64_t tokens = 0, bits = 0, n = 0;
   double miou_256 = 0, ciou_256 = 0, frac_iou90_256 = 0, miou_native = 0, ciou_native = 0;
-  std::string to_json() const;
+  std::array<int64_t, 3> n_by_size{};     // masks per size: small, medium, large
+  std::array<double, 3> miou_256_by_size{};  // mIoU@256 per size (0 where a size has no mask)
+  std::string to_json() const;  // the size fields as miou_256_{small,medium,large} (null when empty), n_*
 };
+
+enum SizeRange { kSmall = 0, kMedium = 1, kLarge = 2 };
+SizeRange size_range(int64_t area);  // COCO's ranges by foreground pixels: < 32^2, < 96^2, the rest
+const char* size_range_name(int r);  // "small", "medium", "large"
 
 struct ReconOptions {
   std::vector<int64_t> tokens{1, 2, 4, 8, 16, 32};
@@ -46,7 +57,8 @@ struct ReconResult {
 ReconResult run_recon(tok::MaskTokenizer* tokenizer, const std::vector<Mask>& masks, const ReconOptions& opt,
                       const std::function<void(int64_t, int64_t)>& progress = {});
 
-// A table for the terminal (one row per token count, one column per codec).
+// A table for the terminal (one row per token count, one column per codec), then the same by
+// object size (each cell small / medium / large).
 std::string format_recon_table(const ReconResult& r);
 
 }  // namespace himtok::eval
