@@ -212,6 +212,7 @@ TEST(Cli, ReconWritesRowsBySizeAndRefusesBadOptions) {
   expect_input_error("recon " + kModel + masks + " --tokens four", "--tokens");
   expect_input_error("recon --no-model" + masks + " --grid " + grid, "--grid needs --model");
   expect_input_error("recon " + kModel + " --masks " + tmp("missing-folder"), "missing-folder");
+  expect_input_error("recon " + kModel + masks + " --json " + tmp("no-such-dir") + "/r.jsonl", "cannot write");
 }
 
 // A sparse official-large file (all 693 official keys and shapes, zero data): inspect counts

@@ -71,6 +71,11 @@ int run_recon(const ReconArgs& a) {
   // Checked before the masks are read and evaluated, not after.
   HIMTOK_CHECK_INPUT(a.grid.empty() || !a.no_model, "--grid needs --model");
   HIMTOK_CHECK_INPUT(a.no_model || !a.model.model.empty(), "recon: give --model M (or --no-model for the codecs alone)");
+  std::ofstream json_out;  // opened now, so that an unwritable path fails before the evaluation
+  if (!a.json.empty()) {
+    json_out.open(a.json);
+    HIMTOK_CHECK_INPUT(json_out.good(), a.json, ": cannot write");
+  }
   auto src = data::open_mask_source(a.masks);
   int64_t n = static_cast<int64_t>(src->size());
   if (a.limit > 0) n = std::min(n, a.limit);
@@ -93,10 +98,8 @@ int run_recon(const ReconArgs& a) {
   bar.finish();
   std::printf("%s", eval::format_recon_table(res).c_str());
   if (!a.json.empty()) {
-    std::ofstream f(a.json);
-    HIMTOK_CHECK_INPUT(f.good(), a.json, ": cannot write");
-    for (auto& row : res.rows) f << row.to_json() << "\n";
-    if (tk) f << "{\"codec\": \"himtok\", \"codebook_usage\": " << res.codebook_usage << ", \"codes_used\": " << res.codes_used << "}\n";
+    for (auto& row : res.rows) json_out << row.to_json() << "\n";
+    if (tk) json_out << "{\"codec\": \"himtok\", \"codebook_usage\": " << res.codebook_usage << ", \"codes_used\": " << res.codes_used << "}\n";
     log::info("wrote " + a.json);
   }
   if (!a.grid.empty()) {
