@@ -109,4 +109,29 @@ TEST(EvalRecon, ShippedSmallTokenizerOnCocoMasksBySize) {
     expect_bins_add_up(x);
   }
   EXPECT_GT(r.codes_used, 0);
+  // A 256 input is the 256 target itself: no input-ceiling row beside lossless256.
+  int lossless_rows = 0;
+  for (const auto& x : r.rows) lossless_rows += x.tokens == 0;
+  EXPECT_EQ(lossless_rows, 1);
+}
+
+TEST(EvalRecon, A128InputModelReportsTheCeilingOfItsInput) {
+  // models/himtok-tiny.safetensors takes 128x128 masks: a 10x10 object of a 600x600 image keeps
+  // about 2x2 pixels there, a 300x300 one keeps its shape.
+  himtok::tok::LoadOptions lo = himtok::test::shipped_small_tokenizer();
+  lo.weights = std::string(HIMTOK_SOURCE_DIR) + "/models/himtok-tiny.safetensors";
+  auto tk = himtok::tok::MaskTokenizer::load(lo);
+  ASSERT_EQ(tk.config().image_size, 128);
+  ReconOptions opt;
+  opt.tokens = {32};
+  opt.codecs = {};
+  ReconResult r = run_recon(&tk, {object(600, 600, 200, 300, 10, 10), object(600, 600, 100, 150, 300, 300)}, opt);
+  const ReconRow& ceiling = row(r, "lossless128", 0);
+  EXPECT_EQ(ceiling.n_by_size, (std::array<int64_t, 3>{1, 0, 1}));
+  EXPECT_LT(ceiling.miou_256_by_size[0], 0.9);
+  EXPECT_GT(ceiling.miou_256_by_size[2], 0.95);
+  expect_bins_add_up(ceiling);
+  EXPECT_DOUBLE_EQ(row(r, "lossless256", 0).miou_256, 1.0);
+  const std::string table = himtok::eval::format_recon_table(r);
+  EXPECT_NE(table.find("lossless 128 input"), std::string::npos) << table;
 }

@@ -91,7 +91,7 @@ ReconResult run_recon(tok::MaskTokenizer* tk, const std::vector<Mask>& masks, co
   HIMTOK_CHECK_INPUT(!masks.empty(), "recon: no masks");
   const int64_t N = static_cast<int64_t>(masks.size());
   std::map<std::pair<std::string, int64_t>, Acc> acc;
-  Acc lossless;
+  Acc lossless, lossless_input;  // the 256 stretch; the model's input stretch (S != 256)
   ReconResult res;
   std::vector<int64_t> code_hist;
   const int64_t S = tk ? tk->config().image_size : 256;
@@ -106,6 +106,11 @@ ReconResult run_recon(tok::MaskTokenizer* tk, const std::vector<Mask>& masks, co
       target256.push_back(t);
       sizes.push_back(size_range(m.area()));
       lossless.add(t, t, io::unstretch_probs_official(as_float(t), m.h, m.w), m, sizes.back());
+      if (S != 256) {
+        FloatMap in = as_float(threshold(io::stretch_mask_official(m, S)));
+        lossless_input.add(threshold(io::interpolate_bilinear(in, 256, 256)), t,
+                           io::unstretch_probs_official(in, m.h, m.w), m, sizes.back());
+      }
     }
     if (tk) {
       auto ids = tk->encode(batch, tok::Geometry::kStretch);
@@ -154,6 +159,7 @@ ReconResult run_recon(tok::MaskTokenizer* tk, const std::vector<Mask>& masks, co
       if (it != acc.end()) res.rows.push_back(finish(c, T, it->second));
     }
   res.rows.push_back(finish("lossless256", 0, lossless));
+  if (S != 256) res.rows.push_back(finish("lossless" + std::to_string(S), 0, lossless_input));
   if (!code_hist.empty()) {
     for (int64_t c : code_hist) res.codes_used += c > 0;
     res.codebook_usage = static_cast<double>(res.codes_used) / static_cast<double>(code_hist.size());
@@ -161,11 +167,26 @@ ReconResult run_recon(tok::MaskTokenizer* tk, const std::vector<Mask>& masks, co
   return res;
 }
 
+namespace {
+
+// "small/medium/large" mIoU@256, "-" for a size without masks.
+std::string size_cell(const ReconRow& row) {
+  std::string cell;
+  for (size_t k = 0; k < 3; ++k) {
+    char v[16] = "-";
+    if (row.n_by_size[k] > 0) std::snprintf(v, sizeof v, "%.2f", row.miou_256_by_size[k]);
+    cell += (k ? "/" : "") + std::string(v);
+  }
+  return cell;
+}
+
+}  // namespace
+
 std::string format_recon_table(const ReconResult& r) {
   std::vector<std::string> codecs;
   std::vector<int64_t> tokens;
   for (auto& row : r.rows) {
-    if (row.codec == "lossless256") continue;
+    if (row.tokens == 0) continue;  // the lossless rows
     if (std::find(codecs.begin(), codecs.end(), row.codec) == codecs.end()) codecs.push_back(row.codec);
     if (std::find(tokens.begin(), tokens.end(), row.tokens) == tokens.end()) tokens.push_back(row.tokens);
   }
@@ -212,14 +233,7 @@ std::string format_recon_table(const ReconResult& r) {
       for (auto& c : codecs) {
         std::string cell = "-";
         for (auto& row : r.rows)
-          if (row.codec == c && row.tokens == T) {
-            cell.clear();
-            for (size_t k = 0; k < 3; ++k) {
-              char v[16] = "-";
-              if (row.n_by_size[k] > 0) std::snprintf(v, sizeof v, "%.2f", row.miou_256_by_size[k]);
-              cell += (k ? "/" : "") + std::string(v);
-            }
-          }
+          if (row.codec == c && row.tokens == T) cell = size_cell(row);
         std::snprintf(buf, sizeof buf, " %17s", cell.c_str());
         out += buf;
       }
@@ -229,6 +243,12 @@ std::string format_recon_table(const ReconResult& r) {
   for (auto& row : r.rows)
     if (row.codec == "lossless256") {
       std::snprintf(buf, sizeof buf, "lossless 256 stretch: mIoU native %.3f (the ceiling at native size)\n", row.miou_native);
+      out += buf;
+    } else if (row.tokens == 0) {  // losslessS: the model input's ceiling
+      const std::string S = row.codec.substr(8);
+      std::snprintf(buf, sizeof buf,
+                    "lossless %s input (the mask stretched to %sx%s, scored as the decodes): mIoU@256 %.3f, by size %s (the ceiling of this input size)\n",
+                    S.c_str(), S.c_str(), S.c_str(), row.miou_256, size_cell(row).c_str());
       out += buf;
     }
   if (r.codes_used > 0) {

@@ -5,7 +5,10 @@
 //   S x S probabilities to 256 x 256 (bilinear, when S != 256) and threshold at 0.5 -> IoU@256;
 //   and back to H x W (PIL NEAREST of the probabilities, > 0.5, as the official eval) -> IoU native.
 //   codecs: encode target256 with `bits = 10 * tokens`, decode at 256 -> IoU@256; NEAREST back to
-//   H x W -> IoU native. "lossless" is target256 itself: the ceiling the 256 stretch imposes.
+//   H x W -> IoU native. "lossless256" is target256 itself: the ceiling the 256 stretch imposes.
+//   For a model whose input S is not 256, "losslessS" is the mask stretched to S (> 0.5) and
+//   mapped to 256 as the decodes are (bilinear, > 0.5): what a perfect copy of the model's own
+//   input scores, the ceiling its input size sets (small objects lose most).
 //   By object size: mIoU@256 again over the masks of each COCO area range of the native mask's
 //   foreground (small < 32^2 <= medium < 96^2 <= large pixels; pycocotools' ranges share their
 //   end points, here each mask falls in exactly one), since a stretch to the model's input keeps
@@ -26,7 +29,7 @@ class MaskTokenizer;
 namespace himtok::eval {
 
 struct ReconRow {
-  std::string codec;  // "himtok", "bitmap", "box", "boxgrid", "polygon", "lossless256"
+  std::string codec;  // "himtok", "bitmap", "box", "boxgrid", "polygon", "lossless256", "losslessS"
   int64_t tokens = 0, bits = 0, n = 0;
   double miou_256 = 0, ciou_256 = 0, frac_iou90_256 = 0, miou_native = 0, ciou_native = 0;
   std::array<int64_t, 3> n_by_size{};     // masks per size: small, medium, large
