@@ -107,7 +107,7 @@ ReconResult run_recon(tok::MaskTokenizer* tk, const std::vector<Mask>& masks, co
       sizes.push_back(size_range(m.area()));
       lossless.add(t, t, io::unstretch_probs_official(as_float(t), m.h, m.w), m, sizes.back());
       if (S != 256) {
-        FloatMap in = as_float(threshold(io::stretch_mask_official(m, S)));
+        FloatMap in = io::stretch_mask_official(m, S);  // the training target: the soft stretch
         lossless_input.add(threshold(io::interpolate_bilinear(in, 256, 256)), t,
                            io::unstretch_probs_official(in, m.h, m.w), m, sizes.back());
       }

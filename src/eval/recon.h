@@ -6,9 +6,9 @@
 //   and back to H x W (PIL NEAREST of the probabilities, > 0.5, as the official eval) -> IoU native.
 //   codecs: encode target256 with `bits = 10 * tokens`, decode at 256 -> IoU@256; NEAREST back to
 //   H x W -> IoU native. "lossless256" is target256 itself: the ceiling the 256 stretch imposes.
-//   For a model whose input S is not 256, "losslessS" is the mask stretched to S (> 0.5) and
-//   mapped to 256 as the decodes are (bilinear, > 0.5): what a perfect copy of the model's own
-//   input scores, the ceiling its input size sets (small objects lose most).
+//   For a model whose input S is not 256, "losslessS" is the mask stretched to S (the soft map the
+//   model is trained to reproduce) and mapped to 256 as the decodes are (bilinear, > 0.5): what a
+//   perfect decode scores, the ceiling its input size sets (small objects lose most).
 //   By object size: mIoU@256 again over the masks of each COCO area range of the native mask's
 //   foreground (small < 32^2 <= medium < 96^2 <= large pixels; pycocotools' ranges share their
 //   end points, here each mask falls in exactly one), since a stretch to the model's input keeps
