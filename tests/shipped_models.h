@@ -1,5 +1,5 @@
 // Shared fixtures of the tests that run trained weights on real masks: the shipped small tokenizer
-// and the first masks of the COCO evaluation set (data/coco-fakesegm100).
+// (and the tiny one) and the first masks of the COCO evaluation set (data/coco-fakesegm100).
 #pragma once
 #include <string>
 #include <vector>
@@ -24,6 +24,13 @@ inline tok::LoadOptions shipped_small_tokenizer() {
   tok::LoadOptions lo;
   lo.weights = std::string(HIMTOK_SOURCE_DIR) + "/models/himtok-small.safetensors";
   lo.threads = 2;
+  return lo;
+}
+
+// models/himtok-tiny.safetensors (128x128 input), fp32 on the CPU with 2 threads.
+inline tok::LoadOptions shipped_tiny_tokenizer() {
+  tok::LoadOptions lo = shipped_small_tokenizer();
+  lo.weights = std::string(HIMTOK_SOURCE_DIR) + "/models/himtok-tiny.safetensors";
   return lo;
 }
 

@@ -118,9 +118,7 @@ TEST(EvalRecon, ShippedSmallTokenizerOnCocoMasksBySize) {
 TEST(EvalRecon, A128InputModelReportsTheCeilingOfItsInput) {
   // models/himtok-tiny.safetensors takes 128x128 masks: a 10x10 object of a 600x600 image keeps
   // about 2x2 pixels there, a 300x300 one keeps its shape.
-  himtok::tok::LoadOptions lo = himtok::test::shipped_small_tokenizer();
-  lo.weights = std::string(HIMTOK_SOURCE_DIR) + "/models/himtok-tiny.safetensors";
-  auto tk = himtok::tok::MaskTokenizer::load(lo);
+  auto tk = himtok::tok::MaskTokenizer::load(himtok::test::shipped_tiny_tokenizer());
   ASSERT_EQ(tk.config().image_size, 128);
   ReconOptions opt;
   opt.tokens = {32};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -180,6 +181,33 @@ std::string size_cell(const ReconRow& row) {
   return cell;
 }
 
+// One line of codec names, then one line per token count; each cell is cell(row) right-aligned in
+// `width`, or "-" where no row holds that codec and length.
+void append_grid(std::string& out, const ReconResult& r, const std::vector<std::string>& codecs,
+                 const std::vector<int64_t>& tokens, int width,
+                 const std::function<std::string(const ReconRow&)>& cell) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%-7s", "tokens");
+  out += buf;
+  for (auto& c : codecs) {
+    std::snprintf(buf, sizeof buf, " %*s", width, c.c_str());
+    out += buf;
+  }
+  out += "\n";
+  for (int64_t T : tokens) {
+    std::snprintf(buf, sizeof buf, "%-7lld", static_cast<long long>(T));
+    out += buf;
+    for (auto& c : codecs) {
+      std::string v = "-";
+      for (auto& row : r.rows)
+        if (row.codec == c && row.tokens == T) v = cell(row);
+      std::snprintf(buf, sizeof buf, " %*s", width, v.c_str());
+      out += buf;
+    }
+    out += "\n";
+  }
+}
+
 }  // namespace
 
 std::string format_recon_table(const ReconResult& r) {
@@ -192,53 +220,22 @@ std::string format_recon_table(const ReconResult& r) {
   }
   std::string out;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "mIoU@256 (n=%lld)\n%-7s", static_cast<long long>(r.rows.empty() ? 0 : r.rows[0].n), "tokens");
+  std::snprintf(buf, sizeof buf, "mIoU@256 (n=%lld)\n", static_cast<long long>(r.rows.empty() ? 0 : r.rows[0].n));
   out += buf;
-  for (auto& c : codecs) {
-    std::snprintf(buf, sizeof buf, " %10s", c.c_str());
-    out += buf;
-  }
-  out += "\n";
-  for (int64_t T : tokens) {
-    std::snprintf(buf, sizeof buf, "%-7lld", static_cast<long long>(T));
-    out += buf;
-    for (auto& c : codecs) {
-      double v = -1;
-      for (auto& row : r.rows)
-        if (row.codec == c && row.tokens == T) v = row.miou_256;
-      if (v < 0)
-        std::snprintf(buf, sizeof buf, " %10s", "-");  // no row for this codec and length
-      else
-        std::snprintf(buf, sizeof buf, " %10.3f", v);
-      out += buf;
-    }
-    out += "\n";
-  }
+  append_grid(out, r, codecs, tokens, 10, [](const ReconRow& row) {
+    char v[32];
+    std::snprintf(v, sizeof v, "%.3f", row.miou_256);
+    return std::string(v);
+  });
   // By object size: each cell small / medium / large ("-" where a size has no mask).
-  const ReconRow* any = r.rows.empty() ? nullptr : &r.rows[0];
-  if (any != nullptr && !tokens.empty()) {
+  if (!r.rows.empty() && !tokens.empty()) {
+    const ReconRow& any = r.rows[0];  // every row counts the same masks
     std::snprintf(buf, sizeof buf,
-                  "mIoU@256 by object size (native foreground pixels: small < 32^2 <= medium < 96^2 <= large; n = %lld / %lld / %lld)\n%-7s",
-                  static_cast<long long>(any->n_by_size[0]), static_cast<long long>(any->n_by_size[1]),
-                  static_cast<long long>(any->n_by_size[2]), "tokens");
+                  "mIoU@256 by object size (native foreground pixels: small < 32^2 <= medium < 96^2 <= large; n = %lld / %lld / %lld)\n",
+                  static_cast<long long>(any.n_by_size[0]), static_cast<long long>(any.n_by_size[1]),
+                  static_cast<long long>(any.n_by_size[2]));
     out += buf;
-    for (auto& c : codecs) {
-      std::snprintf(buf, sizeof buf, " %17s", c.c_str());
-      out += buf;
-    }
-    out += "\n";
-    for (int64_t T : tokens) {
-      std::snprintf(buf, sizeof buf, "%-7lld", static_cast<long long>(T));
-      out += buf;
-      for (auto& c : codecs) {
-        std::string cell = "-";
-        for (auto& row : r.rows)
-          if (row.codec == c && row.tokens == T) cell = size_cell(row);
-        std::snprintf(buf, sizeof buf, " %17s", cell.c_str());
-        out += buf;
-      }
-      out += "\n";
-    }
+    append_grid(out, r, codecs, tokens, 17, size_cell);
   }
   for (auto& row : r.rows)
     if (row.codec == "lossless256") {
